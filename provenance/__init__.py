@@ -1,0 +1,35 @@
+"""provenance: how much of the code merged into a git repository was written with AI.
+
+Library use gives the same numbers as the CLI::
+
+    import provenance
+    a = provenance.audit(".", rev="HEAD", since="2025-01-01")
+    table = provenance.merged_share(a, freq="month")          # DataFrame, total row last
+    a.commits, a.files                                         # the typed frames
+"""
+
+from provenance.frame import Audit, Explanation, audit, commit_rows, explain
+from provenance.classify import CommitClass, CommitInfo, Evidence, Verdict, classify
+from provenance.errors import ProvenanceError
+from provenance.metrics import Report, merged_share, report
+from provenance.rules import Confidence, Rule, RuleSet
+
+__all__ = [
+    "Audit",
+    "CommitClass",
+    "CommitInfo",
+    "Confidence",
+    "Evidence",
+    "Explanation",
+    "ProvenanceError",
+    "Report",
+    "Rule",
+    "RuleSet",
+    "Verdict",
+    "audit",
+    "classify",
+    "commit_rows",
+    "explain",
+    "merged_share",
+    "report",
+]

@@ -1,0 +1,263 @@
+"""The classifier: a pure function from one commit's metadata and a rule set to a verdict.
+
+No I/O, no git. Every rule is tried; the verdict keeps all the evidence (including hints below
+the threshold) so ``provenance explain`` can show why.
+
+Decision, in order:
+
+1. **ai** if any ``ai`` rule at or above ``min_confidence`` matched a *decisive* field. Committer
+   fields are not decisive: an agent identity that only committed a human's work is evidence,
+   not a verdict. An AI trace beats a bot identity.
+2. **bot** if any ``bot`` rule matched the author (any confidence).
+3. **human** otherwise: no evidence of AI, which is not proof of its absence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from provenance.rules import COMMITTER_FIELDS, Confidence, Field, Kind, Rule, RuleSet
+
+_TRAILER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\s*:\s*\S")
+
+
+class CommitClass(StrEnum):
+    """The three classes every report keeps apart."""
+
+    AI = "ai"
+    HUMAN = "human"
+    BOT = "bot"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One rule that matched, and the text it matched."""
+
+    rule_id: str
+    tool: str
+    kind: Kind
+    field: Field
+    confidence: Confidence
+    matched: str
+    model: str | None
+    scope: str
+    decisive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The classification of one commit.
+
+    ``tool`` is the primary tool (strongest counted evidence); ``tools``/``models`` list all the
+    counted ones. ``hint`` is the strongest AI evidence that did not count (below the threshold
+    or not decisive), for commits that are not classified ai.
+    """
+
+    cls: CommitClass
+    tool: str
+    tools: tuple[str, ...]
+    models: tuple[str, ...]
+    confidence: Confidence | None
+    evidence: tuple[Evidence, ...]
+    counted: tuple[str, ...]
+    hint: Confidence | None
+    scope: str
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """Ids of the rules that decided the verdict."""
+        return self.counted
+
+
+class CommitMeta(Protocol):
+    """The metadata the classifier reads (a :class:`~provenance.gitlog.CommitRecord` fits)."""
+
+    @property
+    def author_name(self) -> str: ...
+    @property
+    def author_email(self) -> str: ...
+    @property
+    def committer_name(self) -> str: ...
+    @property
+    def committer_email(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """A plain commit description, for classifying text that is not (yet) in a repository."""
+
+    message: str
+    author_name: str = "Jane Doe"
+    author_email: str = "jane@example.com"
+    committer_name: str = ""
+    committer_email: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.committer_name:
+            object.__setattr__(self, "committer_name", self.author_name)
+        if not self.committer_email:
+            object.__setattr__(self, "committer_email", self.author_email)
+
+
+def trailer_lines(message: str) -> list[str]:
+    """Every line of ``message`` shaped like ``Key: value``, stripped, wherever it stands."""
+    out = []
+    for line in message.splitlines():
+        s = line.strip()
+        if s and _TRAILER_LINE.match(s):
+            out.append(s)
+    return out
+
+
+def _evidence(rule: Rule, m: re.Match[str]) -> Evidence:
+    model = None
+    if "model" in rule.regex.groupindex:
+        g = m.group("model")
+        model = g.strip() if g and g.strip() else None
+    return Evidence(
+        rule_id=rule.id,
+        tool=rule.tool,
+        kind=rule.kind,
+        field=rule.field,
+        confidence=rule.confidence,
+        matched=m.group(0).strip() or m.string.strip(),
+        model=model,
+        scope=rule.scope,
+        decisive=rule.field not in COMMITTER_FIELDS,
+    )
+
+
+def _match_value(rules: RuleSet, fld: Field, value: str) -> list[Evidence]:
+    pre = rules.prefilters[fld]
+    if pre is not None and pre.search(value) is None:
+        return []
+    found = []
+    for rule in rules.by_field[fld]:
+        m = rule.regex.search(value)
+        if m is not None:
+            found.append(_evidence(rule, m))
+    return found
+
+
+# Fields whose values repeat across commits (identities, trailer lines, subjects, branches):
+# their matches are memoised per value, which makes classifying a large history cheap.
+_CACHED_FIELDS = frozenset(Field) - {Field.MESSAGE}
+
+
+def collect_evidence(
+    meta: CommitMeta,
+    rules: RuleSet,
+    *,
+    branch: str | None = None,
+    notes_refs: Sequence[str] = (),
+    cache: dict[tuple[Field, str], list[Evidence]] | None = None,
+) -> list[Evidence]:
+    """Every rule of ``rules`` that matches the commit, in rule-set order.
+
+    ``cache`` (optional, owned by the caller, valid for one rule set) memoises matches of
+    repeating field values across calls.
+    """
+    msg = meta.message
+    subject = msg.split("\n", 1)[0].strip()
+    values: dict[Field, Sequence[str]] = {
+        Field.AUTHOR_NAME: (meta.author_name,),
+        Field.AUTHOR_EMAIL: (meta.author_email,),
+        Field.COMMITTER_NAME: (meta.committer_name,),
+        Field.COMMITTER_EMAIL: (meta.committer_email,),
+        Field.TRAILER: trailer_lines(msg),
+        Field.SUBJECT: (subject,),
+        Field.MESSAGE: (msg,),
+        Field.BRANCH: (branch,) if branch else (),
+        Field.NOTES_REF: tuple(notes_refs),
+    }
+    found: list[Evidence] = []
+    for fld in Field:
+        if not rules.by_field[fld]:
+            continue
+        for value in values[fld]:
+            if cache is not None and fld in _CACHED_FIELDS:
+                key = (fld, value)
+                hit = cache.get(key)
+                if hit is None:
+                    hit = cache[key] = _match_value(rules, fld, value)
+                found.extend(hit)
+            else:
+                found.extend(_match_value(rules, fld, value))
+    if len(found) > 1:
+        found.sort(key=lambda e: rules.order[e.rule_id])
+    return found
+
+
+def _unique(items: Sequence[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in items if i))
+
+
+def decide(evidence: Sequence[Evidence], min_confidence: Confidence) -> Verdict:
+    """Turn collected evidence into a verdict at the given threshold."""
+    ev = tuple(evidence)
+    ai = [e for e in ev if e.kind is Kind.AI]
+    counted = [e for e in ai if e.decisive and e.confidence >= min_confidence]
+    if counted:
+        counted.sort(key=lambda e: -e.confidence)
+        return Verdict(
+            cls=CommitClass.AI,
+            tool=counted[0].tool,
+            tools=_unique([e.tool for e in counted]),
+            models=_unique([e.model for e in counted]),
+            confidence=counted[0].confidence,
+            evidence=ev,
+            counted=_unique([e.rule_id for e in counted]),
+            hint=None,
+            scope="suggestion" if all(e.scope == "suggestion" for e in counted) else "commit",
+        )
+    hint = max((e.confidence for e in ai), default=None)
+    bots = [e for e in ev if e.kind is Kind.BOT and e.decisive]
+    if bots:
+        bots.sort(key=lambda e: -e.confidence)
+        return Verdict(
+            cls=CommitClass.BOT,
+            tool=bots[0].tool,
+            tools=_unique([e.tool for e in bots]),
+            models=(),
+            confidence=bots[0].confidence,
+            evidence=ev,
+            counted=_unique([e.rule_id for e in bots]),
+            hint=hint,
+            scope="",
+        )
+    return Verdict(CommitClass.HUMAN, "", (), (), None, ev, (), hint, "")
+
+
+def classify(
+    meta: CommitMeta,
+    rules: RuleSet,
+    *,
+    min_confidence: Confidence = Confidence.HIGH,
+    branch: str | None = None,
+    notes_refs: Sequence[str] = (),
+    cache: dict[tuple[Field, str], list[Evidence]] | None = None,
+) -> Verdict:
+    """Classify one commit as ai, human or bot, with the evidence behind the verdict."""
+    found = collect_evidence(meta, rules, branch=branch, notes_refs=notes_refs, cache=cache)
+    return decide(found, min_confidence)
+
+
+_MERGE_PR = re.compile(r"^Merge pull request #\d+ from [^/\s]+/(?P<branch>\S+)")
+_MERGE_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '(?P<branch>[^']+)'")
+_MERGE_MR = re.compile(r"^Merge branch '(?P<branch>[^']+)' into '[^']+'")
+
+
+def merged_branch(subject: str) -> str | None:
+    """The branch a merge commit's subject names, GitHub or plain git style."""
+    for rx in (_MERGE_PR, _MERGE_MR, _MERGE_BRANCH):
+        m = rx.match(subject)
+        if m:
+            b = m.group("branch")
+            return b.removeprefix("origin/")
+    return None

@@ -1,0 +1,169 @@
+"""The command line: parse options, call one library function, hand the result to a renderer.
+
+Errors are one line on stderr and an exit code: 0 ok, 1 a ``check`` policy failed, 2 bad input or
+usage, 3 git failed, 4 an output could not be written, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TypeVar
+
+import click
+
+from provenance import frame as audit_mod
+from provenance import metrics
+from provenance.errors import EXIT_INTERRUPTED, ProvenanceError
+from provenance.render import (
+    REPORT_RENDERERS,
+    explanation_json,
+    explanation_text,
+    OutputFormat,
+    RowFormat,
+    open_output,
+    write_rows,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _version() -> str:
+    try:
+        return version("provenance")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def fail(message: str, code: int) -> None:
+    """Print one error line to stderr and exit with ``code``."""
+    click.echo(f"provenance: error: {message}", err=True)
+    sys.exit(code)
+
+
+class ProvenanceGroup(click.Group):
+    """A click group that turns library errors and Ctrl-C into one stderr line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ProvenanceError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): stop quietly, as other Unix tools do.
+            sys.stderr.close()
+            sys.exit(0)
+        return None
+
+
+def _confidence_choice() -> click.Choice[str]:
+    return click.Choice(["high", "medium", "low"], case_sensitive=False)
+
+
+def history_options(f: F) -> F:
+    """Options shared by every command that mines history."""
+    opts = [
+        click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str)),
+        click.option("--rev", default="HEAD", show_default=True,
+                     help="Branch, tag or commit whose history to measure."),
+        click.option("--since", metavar="DATE", help="Only commits that landed on or after DATE."),
+        click.option("--until", metavar="DATE", help="Only commits that landed on or before DATE."),
+        click.option("--min-confidence", type=_confidence_choice(), default=None,
+                     help="Lowest rule confidence that counts as AI.  [default: high]"),
+        click.option("--include", multiple=True, metavar="GLOB",
+                     help="Count only paths matching GLOB (repeatable)."),
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Also exclude paths matching GLOB (repeatable)."),
+        click.option("--no-default-excludes", is_flag=True,
+                     help="Count lockfiles, vendored, minified and generated files too."),
+        click.option("--no-renames", is_flag=True,
+                     help="Do not detect renames (a moved file counts as new lines)."),
+        click.option("--allow-shallow", is_flag=True,
+                     help="Measure a shallow clone's partial history instead of refusing."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Read settings from this TOML file instead of the repository's."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _audit(kw: dict[str, Any]) -> audit_mod.Audit:
+    return audit_mod.audit(
+        kw["path"],
+        kw["rev"],
+        kw["since"],
+        kw["until"],
+        min_confidence=kw["min_confidence"],
+        include=kw["include"],
+        exclude=kw["exclude"],
+        default_excludes=not kw["no_default_excludes"],
+        renames=not kw["no_renames"],
+        allow_shallow=kw["allow_shallow"],
+        config_file=kw["config_file"],
+    )
+
+
+@click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="provenance")
+def cli() -> None:
+    """Measure how much of the code merged into a git repository was written with AI."""
+
+
+@cli.command()
+@history_options
+@click.option("--freq", type=click.Choice([f.value for f in metrics.Freq]), default=None,
+              help="Period length.  [default: month; none with --by]")
+@click.option("--by", type=click.Choice([g.value for g in metrics.GroupBy]), default=None,
+              help="Break the share down by tool, author, model, top directories or extension.")
+@click.option("--depth", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Directory levels for --by path.")
+@click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]),
+              default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
+def report(**kw: Any) -> None:
+    """Share of lines added by AI-assisted commits, per period, as they landed on the branch."""
+    freq = kw["freq"] or (None if kw["by"] else "month")
+    rep = metrics.report(_audit(kw), freq=freq, by=kw["by"], depth=kw["depth"])
+    text = REPORT_RENDERERS[OutputFormat(kw["fmt"])](rep)
+    with open_output(kw["output"], click.get_text_stream("stdout")) as out:
+        out.write(text)
+
+
+@cli.command()
+@history_options
+@click.option("--format", "fmt", type=click.Choice([f.value for f in RowFormat]),
+              default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
+def commits(**kw: Any) -> None:
+    """One row per counted commit: landing, identity, class, tools, evidence and line counts."""
+    a = _audit(kw)
+    with open_output(kw["output"], click.get_text_stream("stdout")) as out:
+        write_rows(out, audit_mod.COMMIT_COLUMNS, audit_mod.commit_rows(a), RowFormat(kw["fmt"]))
+
+
+@cli.command()
+@click.argument("sha")
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
+@click.option("--min-confidence", type=_confidence_choice(), default=None,
+              help="Lowest rule confidence that counts as AI.  [default: high]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def explain(sha: str, path: str, min_confidence: str | None, config_file: str | None,
+            fmt: str) -> None:  # fmt: skip
+    """Show one commit, its verdict and every rule that fired, with the text it matched."""
+    ex = audit_mod.explain(path, sha, min_confidence=min_confidence, config_file=config_file)
+    click.echo(explanation_json(ex) if fmt == "json" else explanation_text(ex), nl=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="provenance")
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+

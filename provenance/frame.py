@@ -1,0 +1,397 @@
+"""Mine, land, classify and frame: ``provenance.audit()`` builds the typed DataFrames.
+
+Data flow: one streaming ``git log`` yields :class:`~provenance.gitlog.CommitRecord` s; the
+classifier collects evidence while the stream is read (so message bodies are never held); the
+landing pass runs once over the parent map; then two DataFrames are built column-wise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from provenance.classify import (
+    CommitClass,
+    Evidence,
+    Verdict,
+    collect_evidence,
+    decide,
+    merged_branch,
+)
+from provenance.config import Config, load_config
+from provenance.errors import ConfigError
+from provenance.exclusions import AttrRule, PathFilter, parse_gitattributes
+from provenance.gitlog import CommitRecord, Repository, iter_commits, iter_commits_listed
+from provenance.landing import landing_commits
+from provenance.rules import Confidence, Field, RuleSet
+
+CLASSES = [c.value for c in CommitClass]
+CONFIDENCES = [c.label for c in Confidence]
+CLASS_DTYPE = pd.CategoricalDtype(CLASSES)
+CONFIDENCE_DTYPE = pd.CategoricalDtype(CONFIDENCES, ordered=True)
+
+#: Columns of :attr:`Audit.commits`, in order (documented in the README).
+COMMIT_COLUMNS = (
+    "sha", "landed_sha", "authored_at", "landed_at", "author", "author_email", "subject",
+    "class", "tool", "tools", "models", "confidence", "rules", "evidence_scope", "hint",
+    "files", "added", "deleted", "excluded_added",
+)  # fmt: skip
+
+
+def parse_when(value: str | datetime | None, *, end: bool = False) -> pd.Timestamp | None:
+    """Parse a --since/--until value. A bare date means the whole day (UTC)."""
+    if value is None or value == "":
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"invalid date {value!r}: use YYYY-MM-DD or an ISO timestamp") from None
+    if ts is pd.NaT:
+        raise ConfigError(f"invalid date {value!r}: use YYYY-MM-DD or an ISO timestamp")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if end and isinstance(value, str) and len(value.strip()) == 10:
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return ts
+
+
+@dataclass
+class Audit:
+    """The result of mining one repository: everything the metrics need, as DataFrames.
+
+    ``commits`` has one row per counted commit (non-merge, reachable from the target, landed in
+    the selected window); ``files`` has one row per commit x changed path, carrying the
+    commit's class, tool, author and landing date so it can be grouped directly.
+    """
+
+    repo_name: str
+    path: str
+    rev: str
+    tip: str
+    commits: pd.DataFrame
+    files: pd.DataFrame
+    min_confidence: Confidence
+    path_filter: PathFilter
+    rules: RuleSet
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+    base: str | None = None
+    merges: int = 0
+    shallow_depth: int | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counted_files(self) -> pd.DataFrame:
+        """Rows of :attr:`files` that count (not excluded, not binary)."""
+        f = self.files
+        return f[(f["excluded"] == "") & ~f["binary"]]
+
+
+@dataclass
+class _Columns:
+    """Column-wise accumulators for the two frames (cheaper than a list of dicts)."""
+
+    sha: list[str] = field(default_factory=list)
+    authored: list[int] = field(default_factory=list)
+    author: list[str] = field(default_factory=list)
+    email: list[str] = field(default_factory=list)
+    subject: list[str] = field(default_factory=list)
+    evidence: list[list[Evidence]] = field(default_factory=list)
+    f_commit: list[int] = field(default_factory=list)
+    f_path: list[str] = field(default_factory=list)
+    f_old: list[str | None] = field(default_factory=list)
+    f_added: list[int] = field(default_factory=list)
+    f_deleted: list[int] = field(default_factory=list)
+    f_binary: list[bool] = field(default_factory=list)
+
+
+def _utc(seconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
+    arr = np.asarray(seconds, dtype="int64")
+    return pd.to_datetime(arr, unit="s", utc=True)
+
+
+def _read_attributes(repo: Repository, tip: str) -> list[AttrRule]:
+    files = {}
+    for path in repo.tree_paths(tip, ".gitattributes"):
+        blob = repo.read_blob(tip, path)
+        if blob is not None:
+            files[path.rpartition("/")[0]] = blob.decode("utf-8", errors="replace")
+    return parse_gitattributes(files)
+
+
+def audit(
+    path: str | os.PathLike[str] = ".",
+    rev: str = "HEAD",
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    *,
+    base: str | None = None,
+    min_confidence: str | Confidence | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    default_excludes: bool = True,
+    renames: bool = True,
+    allow_shallow: bool = False,
+    rules: RuleSet | None = None,
+    config: Config | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> Audit:
+    """Mine the history of ``rev`` in the repository at ``path`` and classify every commit.
+
+    Counted commits are the non-merge commits reachable from ``rev`` (and not from ``base``, for
+    a pull-request range), dated by when they landed on ``rev``'s first-parent chain; ``since``
+    and ``until`` select by that landed date. Returns an :class:`Audit` holding the frames.
+    """
+    repo = Repository(path)
+    tip = repo.resolve(rev)
+    base_sha = repo.resolve(base) if base else None
+    shallow = repo.check_not_shallow(allow_shallow)
+    cfg = config if config is not None else load_config(repo, config_file)
+    ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
+    threshold = _threshold(min_confidence, cfg)
+    pfilter = PathFilter(
+        include=(*cfg.include, *include),
+        exclude=(*cfg.exclude, *exclude),
+        defaults=default_excludes and cfg.default_excludes,
+        attributes=_read_attributes(repo, tip),
+    )
+    t0, t1 = parse_when(since), parse_when(until, end=True)
+    notes = repo.notes_index() if ruleset.by_field[Field.NOTES_REF] else {}
+
+    parents: dict[str, tuple[str, ...]] = {}
+    committed: dict[str, int] = {}
+    merge_subjects: dict[str, str] = {}
+    cols = _Columns()
+    cache: dict[tuple[Field, str], list[Evidence]] = {}
+    merges = 0
+    rec: CommitRecord
+    for rec in iter_commits(repo, tip, exclude=[base_sha] if base_sha else (), renames=renames):
+        parents[rec.sha] = rec.parents
+        committed[rec.sha] = rec.committed_at
+        if rec.is_merge:
+            merges += 1
+            merge_subjects[rec.sha] = rec.subject
+            continue
+        i = len(cols.sha)
+        cols.sha.append(rec.sha)
+        cols.authored.append(rec.authored_at)
+        cols.author.append(rec.author)
+        cols.email.append(rec.author_mail)
+        cols.subject.append(rec.subject)
+        cols.evidence.append(
+            collect_evidence(rec, ruleset, notes_refs=notes.get(rec.sha, ()), cache=cache)
+        )
+        for fc in rec.files:
+            cols.f_commit.append(i)
+            cols.f_path.append(fc.path)
+            cols.f_old.append(fc.old_path)
+            cols.f_added.append(fc.added or 0)
+            cols.f_deleted.append(fc.deleted or 0)
+            cols.f_binary.append(fc.binary)
+
+    landed = landing_commits(tip, parents)
+    branch_rules = bool(ruleset.by_field[Field.BRANCH])
+    branch_of: dict[str, str] = {}
+    if branch_rules:
+        for m, subj in merge_subjects.items():
+            b = merged_branch(subj)
+            if b:
+                branch_of[m] = b
+    verdicts: list[Verdict] = []
+    for sha, ev in zip(cols.sha, cols.evidence, strict=True):
+        b = branch_of.get(landed.get(sha, ""))
+        if b:
+            ev = ev + collect_evidence(_BranchOnly(), ruleset, branch=b, cache=cache)
+        verdicts.append(decide(ev, threshold))
+    cols.evidence.clear()
+
+    commits, files = _frames(cols, verdicts, landed, committed, pfilter)
+    if t0 is not None or t1 is not None:
+        keep = pd.Series(True, index=commits.index)
+        if t0 is not None:
+            keep &= commits["landed_at"] >= t0
+        if t1 is not None:
+            keep &= commits["landed_at"] <= t1
+        commits = commits[keep].reset_index(drop=True)
+        files = files[files["sha"].isin(commits["sha"])].reset_index(drop=True)
+    return Audit(
+        repo_name=repo.name,
+        path=str(repo.work_tree or repo.git_dir),
+        rev=rev,
+        tip=tip,
+        commits=commits,
+        files=files,
+        min_confidence=threshold,
+        path_filter=pfilter,
+        rules=ruleset,
+        since=t0,
+        until=t1,
+        base=base,
+        merges=merges,
+        shallow_depth=shallow,
+    )
+
+
+class _BranchOnly:
+    """Empty commit metadata: used to match branch rules alone."""
+
+    author_name = author_email = committer_name = committer_email = message = ""
+
+
+def _frames(
+    cols: _Columns,
+    verdicts: list[Verdict],
+    landed: dict[str, str],
+    committed: dict[str, int],
+    pfilter: PathFilter,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n = len(cols.sha)
+    landed_sha = [landed.get(s, s) for s in cols.sha]
+    landed_at = _utc([committed[s] for s in landed_sha])
+
+    f_commit = np.asarray(cols.f_commit, dtype="int64")
+    f_added = np.asarray(cols.f_added, dtype="int64")
+    f_binary = np.asarray(cols.f_binary, dtype=bool)
+    categories = [pfilter.category(p) for p in cols.f_path]
+    f_excluded = pd.Categorical(categories)
+    counted = (f_excluded == "") & ~f_binary
+    counted_added = np.where(counted, f_added, 0)
+    added = np.bincount(f_commit, weights=counted_added, minlength=n).astype("int64")
+    deleted = np.bincount(
+        f_commit, weights=np.where(counted, cols.f_deleted, 0), minlength=n
+    ).astype("int64")
+    excluded_added = np.bincount(
+        f_commit, weights=np.where(~counted, f_added, 0), minlength=n
+    ).astype("int64")
+    nfiles = np.bincount(f_commit, weights=counted, minlength=n).astype("int64")
+
+    def conf(c: Confidence | None) -> str | None:
+        return c.label if c is not None else None
+
+    commits = pd.DataFrame(
+        {
+            "sha": pd.array(cols.sha, dtype="string"),
+            "landed_sha": pd.array(landed_sha, dtype="string"),
+            "authored_at": _utc(cols.authored),
+            "landed_at": landed_at,
+            "author": pd.array(cols.author, dtype="string"),
+            "author_email": pd.array(cols.email, dtype="string"),
+            "subject": pd.array(cols.subject, dtype="string"),
+            "class": pd.Categorical([v.cls.value for v in verdicts], dtype=CLASS_DTYPE),
+            "tool": pd.Categorical([v.tool for v in verdicts]),
+            "tools": pd.array(["; ".join(v.tools) for v in verdicts], dtype="string"),
+            "models": pd.array(["; ".join(v.models) for v in verdicts], dtype="string"),
+            "confidence": pd.Categorical(
+                [conf(v.confidence) for v in verdicts], dtype=CONFIDENCE_DTYPE
+            ),
+            "rules": pd.array([";".join(v.counted) for v in verdicts], dtype="string"),
+            "evidence_scope": pd.Categorical([v.scope for v in verdicts]),
+            "hint": pd.Categorical([conf(v.hint) for v in verdicts], dtype=CONFIDENCE_DTYPE),
+            "files": nfiles,
+            "added": added,
+            "deleted": deleted,
+            "excluded_added": excluded_added,
+        },
+        columns=list(COMMIT_COLUMNS),
+    )
+    take = f_commit
+    files = pd.DataFrame(
+        {
+            "sha": commits["sha"].to_numpy()[take] if n else pd.array([], dtype="string"),
+            "path": pd.array(cols.f_path, dtype="string"),
+            "old_path": pd.array(cols.f_old, dtype="string"),
+            "added": f_added,
+            "deleted": np.asarray(cols.f_deleted, dtype="int64"),
+            "binary": f_binary,
+            "excluded": f_excluded,
+            "class": commits["class"].to_numpy()[take] if n else [],
+            "tool": commits["tool"].to_numpy()[take] if n else [],
+            "models": commits["models"].to_numpy()[take] if n else [],
+            "author": commits["author"].to_numpy()[take] if n else [],
+            "landed_at": commits["landed_at"].to_numpy()[take] if n else [],
+        }
+    )
+    files["sha"] = files["sha"].astype("string")
+    files["class"] = pd.Categorical(files["class"], dtype=CLASS_DTYPE)
+    files["tool"] = files["tool"].astype("category")
+    files["models"] = files["models"].astype("string")
+    files["author"] = files["author"].astype("string")
+    files["landed_at"] = pd.to_datetime(files["landed_at"], utc=True)
+    return commits, files
+
+
+def now_utc() -> datetime:
+    """The current time, UTC (kept here so renderers never read the clock themselves)."""
+    return datetime.now(UTC)
+
+
+def commit_rows(audit: Audit) -> Iterator[dict[str, Any]]:
+    """The ``commits`` listing, one dict per counted commit, produced lazily in landing order."""
+    c = audit.commits.sort_values(["landed_at", "authored_at"], kind="stable")
+    cols = list(COMMIT_COLUMNS)
+    for rec in c[cols].itertuples(index=False, name=None):
+        yield dict(zip(cols, rec, strict=True))
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one commit got its verdict: the commit, its files, and every rule that fired."""
+
+    record: CommitRecord
+    verdict: Verdict
+    min_confidence: Confidence
+    counted_files: tuple[tuple[str, int, int, str], ...]
+    repo_name: str
+
+
+def explain(
+    path: str | os.PathLike[str],
+    sha: str,
+    *,
+    min_confidence: str | Confidence | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    default_excludes: bool = True,
+    config_file: str | os.PathLike[str] | None = None,
+    rules: RuleSet | None = None,
+) -> Explanation:
+    """Classify one commit and return the evidence: every rule that matched, at any confidence.
+
+    Branch-name rules are not evaluated here (they depend on the merge that landed the commit).
+    """
+    repo = Repository(path)
+    full = repo.resolve(sha)
+    cfg = load_config(repo, config_file)
+    ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
+    threshold = _threshold(min_confidence, cfg)
+    notes = repo.notes_index() if ruleset.by_field[Field.NOTES_REF] else {}
+    rec = next(iter_commits_listed(repo, [full]))
+    verdict = decide(collect_evidence(rec, ruleset, notes_refs=notes.get(full, ())), threshold)
+    pfilter = PathFilter(
+        include=(*cfg.include, *include),
+        exclude=(*cfg.exclude, *exclude),
+        defaults=default_excludes and cfg.default_excludes,
+        attributes=_read_attributes(repo, full),
+    )
+    files = tuple(
+        (fc.path, fc.added or 0, fc.deleted or 0,
+         "binary" if fc.binary else pfilter.category(fc.path))
+        for fc in rec.files
+    )  # fmt: skip
+    return Explanation(rec, verdict, threshold, files, repo.name)
+
+
+def _threshold(value: str | Confidence | None, cfg: Config) -> Confidence:
+    if value is None:
+        return cfg.min_confidence or Confidence.HIGH
+    if isinstance(value, Confidence):
+        return value
+    try:
+        return Confidence.parse(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

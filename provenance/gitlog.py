@@ -1,0 +1,488 @@
+"""The miner: the one module that runs git.
+
+Everything here reads; nothing writes into the repository. Every git call goes through
+:class:`Repository`, which pins a fixed set of options and environment variables so that nothing
+the audited repository configures (pager, external diff, textconv, fsmonitor, hooks, signature
+verification, ssh) can run, and which turns any failure into a typed error carrying git's stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import git
+
+from provenance.errors import (
+    DubiousOwnership,
+    EmptyRepository,
+    GitError,
+    NotAGitRepository,
+    ShallowRepository,
+    UnknownRevision,
+)
+
+# Options given to every git command, ahead of the subcommand. Command-line `-c` wins over any
+# repository, global or system configuration, so these neutralise everything that could make a
+# read-only git command execute something the repository chose.
+SAFE_CONFIG: tuple[str, ...] = (
+    "-c", "core.fsmonitor=false",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.pager=cat",
+    "-c", "core.sshCommand=false",
+    "-c", "core.askPass=false",
+    "-c", "gpg.program=false",
+    "-c", "log.showSignature=false",
+    "-c", "log.showRoot=true",
+    "-c", "log.mailmap=true",
+    "-c", "i18n.logOutputEncoding=UTF-8",
+    "-c", "diff.relative=false",
+    "-c", "protocol.allow=never",
+    "-c", "color.ui=false",
+)  # fmt: skip
+
+# Environment variables that would redirect git or run programs; removed from the child's env.
+_DROPPED_ENV = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_NAMESPACE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS", "GIT_SSH",
+    "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
+    "GIT_PAGER", "PAGER", "GIT_TRACE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+)  # fmt: skip
+
+# Options for any diff-producing command, so counts are the same whatever the user configured.
+DIFF_OPTIONS: tuple[str, ...] = (
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-color",
+    "--diff-algorithm=myers",
+    "--ignore-submodules=all",
+)
+
+_CHUNK = 1 << 20
+
+
+def git_env() -> dict[str, str]:
+    """The environment every git child runs with."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    env.update(
+        GIT_PAGER="cat",
+        PAGER="cat",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_OPTIONAL_LOCKS="0",
+        LC_ALL="C",
+        LANGUAGE="C",
+    )
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One path changed by a commit, as git's numstat reports it against the first parent.
+
+    ``added``/``deleted`` are ``None`` for binary files. ``old_path`` is set for renames.
+    """
+
+    path: str
+    added: int | None
+    deleted: int | None
+    old_path: str | None = None
+
+    @property
+    def binary(self) -> bool:
+        """True when git reported the file as binary (no line counts)."""
+        return self.added is None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRecord:
+    """One commit as read from git: identities, dates, message and per-file line counts.
+
+    ``author_name``/``author_email`` are the raw identities stored in the commit (what
+    classification looks at); ``author``/``author_mail`` are the same after ``.mailmap``
+    (what reports group by). Dates are Unix seconds plus git's ``+HHMM`` offset.
+    """
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    author: str
+    author_mail: str
+    committer_name: str
+    committer_email: str
+    authored_at: int
+    author_tz: str
+    committed_at: int
+    committer_tz: str
+    message: str
+    files: tuple[FileChange, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        """The first line of the message."""
+        return self.message.split("\n", 1)[0].strip()
+
+    @property
+    def is_merge(self) -> bool:
+        """True for commits with more than one parent."""
+        return len(self.parents) > 1
+
+
+# %an/%ae raw identity, %aN/%aE mailmapped, raw dates "<epoch> <+zone>".
+_FIELDS = ("%H", "%P", "%an", "%ae", "%aN", "%aE", "%cn", "%ce", "%ad", "%cd", "%B")
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _parse_date(raw: str) -> tuple[int, str]:
+    stamp, _, tz = raw.strip().partition(" ")
+    try:
+        return int(stamp), tz or "+0000"
+    except ValueError:
+        return 0, "+0000"
+
+
+def _count(raw: str) -> int | None:
+    return None if raw == "-" else int(raw)
+
+
+class _Stderr:
+    """Drains a child's stderr on a thread so a chatty git can never block its stdout."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        for line in iter(stream.readline, b""):
+            if sum(map(len, self._chunks)) < 64 * 1024:
+                self._chunks.append(line)
+        stream.close()
+
+    def text(self) -> str:
+        self._thread.join(timeout=5)
+        return _decode(b"".join(self._chunks)).strip()
+
+
+def _first_error_line(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("fatal:", "error:")):
+            return ln
+    return lines[0] if lines else "no message"
+
+
+class Repository:
+    """A read-only handle on a git repository (working tree or bare).
+
+    Opening validates the path with GitPython; all git commands then run through
+    :meth:`run` and :meth:`stream` with the safe options above.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+        p = Path(path)
+        if not p.exists():
+            raise NotAGitRepository(f"path does not exist: {p}")
+        try:
+            repo = git.Repo(p, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotAGitRepository(f"not a git repository: {p}") from None
+        except Exception as exc:  # GitPython raises assorted errors on damaged repositories
+            raise NotAGitRepository(f"cannot open git repository at {p}: {exc}") from None
+        self.git_dir = Path(repo.git_dir)
+        repo.close()
+        self.git_executable = shutil.which("git") or "git"
+        # Ask git itself whether there is a work tree: GitPython guesses "not bare" for a bare
+        # repository without a config file.
+        self._cwd = str(p)
+        out = self.run(["rev-parse", "--is-bare-repository", "--is-inside-git-dir"]).split()
+        in_git_dir = out[1:] == ["true"]
+        self.bare = out[:1] == ["true"] or in_git_dir and repo.working_tree_dir is None
+        top = "" if (self.bare or in_git_dir) else self.run(["rev-parse", "--show-toplevel"]).strip()
+        self.work_tree = Path(top) if top else None
+        self.bare = self.work_tree is None
+        self._cwd = str(self.work_tree or self.git_dir)
+        self.name = (self.work_tree or self.git_dir).resolve().name
+        if self.bare and self.name.endswith(".git"):
+            self.name = self.name[:-4]
+
+    # -- running git ---------------------------------------------------------------------------
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        """The full argv for a git subcommand, with the safe options in front."""
+        return [self.git_executable, "--no-pager", *SAFE_CONFIG, *args]
+
+    def _raise(self, args: Sequence[str], code: int, stderr: str) -> None:
+        line = _first_error_line(stderr)
+        if "dubious ownership" in stderr:
+            raise DubiousOwnership(
+                f"git refuses {self._cwd}: it is owned by another user; if you trust it, run "
+                f"git config --global --add safe.directory {self._cwd}"
+            )
+        raise GitError(f"git {args[0]} failed (exit {code}): {line}")
+
+    def run(self, args: Sequence[str], *, check: bool = True, input: bytes | None = None) -> str:
+        """Run git to completion and return its stdout as text."""
+        proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
+            self.argv(args),
+            cwd=self._cwd,
+            env=git_env(),
+            input=input,
+            capture_output=True,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            self._raise(args, proc.returncode, _decode(proc.stderr))
+        return _decode(proc.stdout)
+
+    def run_bytes(self, args: Sequence[str], *, input: bytes | None = None) -> bytes:
+        """Run git to completion and return its raw stdout."""
+        proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
+            self.argv(args), cwd=self._cwd, env=git_env(), input=input,
+            capture_output=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            self._raise(args, proc.returncode, _decode(proc.stderr))
+        return proc.stdout
+
+    def stream(self, args: Sequence[str], *, stdin: bytes | None = None) -> Iterator[bytes]:
+        """Yield git's stdout in chunks; raise :class:`GitError` if git fails or dies.
+
+        The exit status is checked only after stdout is drained, so a git killed mid-stream
+        (signal, OOM) is reported as an error, never as a short history. Closing the generator
+        early (or Ctrl-C) kills the child.
+        """
+        stdin_file = None
+        if stdin is not None:
+            stdin_file = tempfile.TemporaryFile()
+            stdin_file.write(stdin)
+            stdin_file.seek(0)
+        proc = subprocess.Popen(  # noqa: S603 - argv list, fixed executable
+            self.argv(args),
+            cwd=self._cwd,
+            env=git_env(),
+            stdin=stdin_file if stdin_file is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        err = _Stderr(proc.stderr)
+        finished = False
+        try:
+            read = proc.stdout.read1
+            while chunk := read(_CHUNK):
+                yield chunk
+            code = proc.wait()
+            finished = True
+            if code != 0:
+                self._raise(args, code, err.text() or f"killed by signal {-code}")
+        finally:
+            if not finished and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            if stdin_file is not None:
+                stdin_file.close()
+
+    # -- questions about the repository -----------------------------------------------------------
+
+    def has_commits(self) -> bool:
+        """False for a repository whose HEAD points at an unborn branch and has no refs."""
+        out = self.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], check=False)
+        if out.strip():
+            return True
+        return bool(self.run(["for-each-ref", "--count=1", "--format=%(objectname)"]).strip())
+
+    def resolve(self, rev: str) -> str:
+        """The full commit id that ``rev`` names; :class:`UnknownRevision` if none."""
+        if not rev or rev.startswith("-"):
+            raise UnknownRevision(f"unknown revision: {rev!r}")
+        out = self.run(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+            check=False,
+        ).strip()
+        if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", out):
+            if rev == "HEAD" and not self.has_commits():
+                raise EmptyRepository(f"repository has no commits yet: {self._cwd}")
+            raise UnknownRevision(f"unknown revision: {rev!r} does not name a commit")
+        return out
+
+    def shallow_depth(self) -> int | None:
+        """None for a complete history; otherwise the number of commits fetched."""
+        if self.run(["rev-parse", "--is-shallow-repository"]).strip() != "true":
+            return None
+        out = self.run(["rev-list", "--count", "--all"], check=False).strip()
+        return int(out) if out.isdigit() else 0
+
+    def check_not_shallow(self, allow_shallow: bool) -> int | None:
+        """Raise :class:`ShallowRepository` unless history is complete or that is allowed."""
+        depth = self.shallow_depth()
+        if depth is not None and not allow_shallow:
+            raise ShallowRepository(
+                f"history is shallow (depth {depth}): use fetch-depth: 0 or pass "
+                "--allow-shallow to measure only what is present"
+            )
+        return depth
+
+    def notes_index(self) -> dict[str, tuple[str, ...]]:
+        """For each commit that has a git note in any notes ref, the refs that hold one."""
+        refs = self.run(["for-each-ref", "--format=%(refname)", "refs/notes/"]).split()
+        index: dict[str, list[str]] = {}
+        for ref in refs:
+            for line in self.run(["notes", "--ref", ref, "list"], check=False).splitlines():
+                parts = line.split()
+                if len(parts) == 2:
+                    index.setdefault(parts[1], []).append(ref)
+        return {sha: tuple(v) for sha, v in index.items()}
+
+    def read_blob(self, rev: str, path: str) -> bytes | None:
+        """Contents of ``path`` at ``rev``, or None if it does not exist there."""
+        proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
+            self.argv(["cat-file", "blob", f"{rev}:{path}"]),
+            cwd=self._cwd, env=git_env(), capture_output=True, check=False,
+        )  # fmt: skip
+        return proc.stdout if proc.returncode == 0 else None
+
+    def tree_paths(self, rev: str, name: str | None = None) -> list[str]:
+        """Every path in the tree at ``rev`` (optionally only those whose basename is ``name``)."""
+        raw = self.run_bytes(["ls-tree", "-r", "-z", "--name-only", "--full-tree", rev])
+        paths = [_decode(p) for p in raw.split(b"\0") if p]
+        if name is not None:
+            paths = [p for p in paths if p.rsplit("/", 1)[-1] == name]
+        return paths
+
+
+class _Parser:
+    """Incremental parser of ``git log -z --numstat`` output framed by a per-run nonce.
+
+    Fields are NUL-separated (a commit message cannot contain NUL), each commit starts with a
+    random nonce token, and numstat entries follow as ``A<TAB>D<TAB>path`` tokens, or
+    ``A<TAB>D<TAB>`` followed by old and new path tokens for a rename.
+    """
+
+    def __init__(self, nonce: bytes) -> None:
+        self.nonce = nonce
+        self.nfields = len(_FIELDS)
+
+    def records(self, chunks: Iterator[bytes]) -> Iterator[CommitRecord]:
+        header: list[bytes] | None = None
+        files: list[FileChange] = []
+        pending_rename: list[bytes] | None = None
+        rename_counts: tuple[int | None, int | None] = (None, None)
+        buf = b""
+        for chunk in chunks:
+            buf += chunk
+            tokens = buf.split(b"\0")
+            buf = tokens.pop()
+            for tok in tokens:
+                if tok == self.nonce or tok == b"\n" + self.nonce:
+                    if header is not None:
+                        yield self._record(header, files)
+                    header, files, pending_rename = [], [], None
+                    continue
+                if header is None:
+                    continue
+                if len(header) < self.nfields:
+                    header.append(tok)
+                    continue
+                if pending_rename is not None:
+                    pending_rename.append(tok)
+                    if len(pending_rename) == 2:
+                        old, new = (_decode(x) for x in pending_rename)
+                        files.append(FileChange(new, *rename_counts, old_path=old))
+                        pending_rename = None
+                    continue
+                if not tok or tok == b"\n":
+                    continue
+                t = tok.lstrip(b"\n")
+                parts = t.split(b"\t", 2)
+                if len(parts) == 3 and _NUM.match(parts[0]) and _NUM.match(parts[1]):
+                    a, d = _count(_decode(parts[0])), _count(_decode(parts[1]))
+                    if parts[2]:
+                        files.append(FileChange(_decode(parts[2]), a, d))
+                    else:
+                        pending_rename, rename_counts = [], (a, d)
+                elif not files:
+                    # A message containing NUL bytes: keep the rest as message text.
+                    header[-1] += b"\0" + tok
+        if header is not None:
+            yield self._record(header, files)
+
+    def _record(self, h: list[bytes], files: list[FileChange]) -> CommitRecord:
+        f = [_decode(x) for x in h] + [""] * (self.nfields - len(h))
+        at, atz = _parse_date(f[8])
+        ct, ctz = _parse_date(f[9])
+        return CommitRecord(
+            sha=f[0],
+            parents=tuple(f[1].split()),
+            author_name=f[2],
+            author_email=f[3],
+            author=f[4],
+            author_mail=f[5],
+            committer_name=f[6],
+            committer_email=f[7],
+            authored_at=at,
+            author_tz=atz,
+            committed_at=ct,
+            committer_tz=ctz,
+            message=f[10],
+            files=tuple(files),
+        )
+
+
+_NUM = re.compile(rb"^(\d+|-)$")
+
+
+def log_args(nonce: bytes, *, renames: bool = True) -> list[str]:
+    """Arguments of the streaming ``git log`` (without the revisions)."""
+    fmt = "%x00" + nonce.decode() + "%x00" + "%x00".join(_FIELDS) + "%x00"
+    return [
+        "log",
+        "-z",
+        "--numstat",
+        "--date=raw",
+        f"--format={fmt}",
+        "-M" if renames else "--no-renames",
+        *DIFF_OPTIONS,
+    ]
+
+
+def iter_commits(
+    repo: Repository,
+    rev: str,
+    *,
+    exclude: Sequence[str] = (),
+    renames: bool = True,
+) -> Iterator[CommitRecord]:
+    """Stream every commit reachable from ``rev`` (and not from ``exclude``) from ONE git log.
+
+    Merge commits come without files (git log shows no diff for merges by default); every other
+    commit carries its numstat against its first parent, with renames detected.
+    """
+    nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
+    args = [*log_args(nonce, renames=renames), rev, *(f"^{x}" for x in exclude), "--"]
+    yield from _Parser(nonce).records(repo.stream(args))
+
+
+def iter_commits_listed(
+    repo: Repository, shas: Sequence[str], *, renames: bool = True
+) -> Iterator[CommitRecord]:
+    """Stream exactly the listed commits (in the given order) from one git log process."""
+    if not shas:
+        return
+    nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
+    args = [*log_args(nonce, renames=renames), "--no-walk=unsorted", "--stdin", "--"]
+    stdin = ("\n".join(shas) + "\n").encode()
+    yield from _Parser(nonce).records(repo.stream(args, stdin=stdin))

@@ -1,0 +1,213 @@
+"""Classification rules: the data file shipped in the package, plus user additions.
+
+A rule says: if this regular expression matches this field of a commit, that is evidence of this
+tool, of this kind (``ai`` or ``bot``), with this confidence. The shipped catalogue lives in
+``provenance/data/rules.toml``; users add, disable or re-grade rules in their config.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import IntEnum, StrEnum
+from importlib import resources
+from typing import Any
+
+from provenance.errors import ConfigError
+
+
+class Confidence(IntEnum):
+    """How likely a match means AI-written code. Ordered: LOW < MEDIUM < HIGH."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @property
+    def label(self) -> str:
+        """Lower-case name, as used on the command line and in outputs."""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> Confidence:
+        """Parse ``high``/``medium``/``low`` (any case)."""
+        try:
+            return cls[str(value).upper()]
+        except KeyError:
+            raise ValueError(f"confidence must be high, medium or low, not {value!r}") from None
+
+
+class Kind(StrEnum):
+    """What a rule is evidence of."""
+
+    AI = "ai"
+    BOT = "bot"
+
+
+class Field(StrEnum):
+    """The part of a commit a rule looks at."""
+
+    AUTHOR_NAME = "author_name"
+    AUTHOR_EMAIL = "author_email"
+    COMMITTER_NAME = "committer_name"
+    COMMITTER_EMAIL = "committer_email"
+    TRAILER = "trailer"
+    SUBJECT = "subject"
+    MESSAGE = "message"
+    BRANCH = "branch"
+    NOTES_REF = "notes_ref"
+
+
+COMMITTER_FIELDS = frozenset({Field.COMMITTER_NAME, Field.COMMITTER_EMAIL})
+
+_RULE_KEYS = {"id", "tool", "kind", "field", "pattern", "confidence", "scope", "source"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One classification rule. ``regex`` is ``pattern`` compiled."""
+
+    id: str
+    tool: str
+    kind: Kind
+    field: Field
+    pattern: str
+    confidence: Confidence
+    scope: str = "commit"
+    source: str = ""
+    origin: str = "builtin"
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], origin: str) -> Rule:
+        """Build a rule from a TOML table; :class:`ConfigError` names what is wrong."""
+        where = f"{origin}: rule {data.get('id', '?')!r}"
+        unknown = set(data) - _RULE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        for key in ("id", "tool", "kind", "field", "pattern"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise ConfigError(f"{where}: key {key!r} must be a non-empty string")
+        try:
+            kind = Kind(data["kind"])
+        except ValueError:
+            raise ConfigError(f"{where}: kind must be 'ai' or 'bot'") from None
+        try:
+            fld = Field(data["field"])
+        except ValueError:
+            choices = ", ".join(f.value for f in Field)
+            raise ConfigError(f"{where}: field must be one of {choices}") from None
+        try:
+            conf = Confidence.parse(data.get("confidence", "high"))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        scope = data.get("scope", "commit")
+        if scope not in ("commit", "suggestion"):
+            raise ConfigError(f"{where}: scope must be 'commit' or 'suggestion'")
+        try:
+            return cls(
+                id=data["id"], tool=data["tool"], kind=kind, field=fld,
+                pattern=data["pattern"], confidence=conf, scope=scope,
+                source=str(data.get("source", "")), origin=origin,
+            )  # fmt: skip
+        except re.error as exc:
+            raise ConfigError(f"{where}: invalid pattern: {exc}") from None
+
+
+def _scoped(pattern: str) -> str:
+    """Rewrite a pattern so it can sit inside an alternation: leading global flags become
+    scoped flags and named groups become plain groups."""
+    m = re.match(r"^\(\?([aiLmsux]+)\)", pattern)
+    body = pattern[m.end() :] if m else pattern
+    body = re.sub(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>", "(?:", body)
+    body = re.sub(r"\(\?P=[A-Za-z_][A-Za-z0-9_]*\)", "", body)
+    return f"(?{m.group(1)}:{body})" if m else f"(?:{body})"
+
+
+def _prefilter(rules: Sequence[Rule]) -> re.Pattern[str] | None:
+    if not rules:
+        return None
+    try:
+        return re.compile("|".join(_scoped(r.pattern) for r in rules))
+    except re.error:
+        return None  # exotic user pattern: fall back to trying each rule
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """An ordered, immutable collection of rules, indexed by field."""
+
+    rules: tuple[Rule, ...]
+
+    def __post_init__(self) -> None:
+        ids = [r.id for r in self.rules]
+        dup = next((i for i in ids if ids.count(i) > 1), None)
+        if dup is not None:
+            raise ConfigError(f"duplicate rule id {dup!r}")
+        by_field: dict[Field, tuple[Rule, ...]] = {
+            f: tuple(r for r in self.rules if r.field is f) for f in Field
+        }
+        object.__setattr__(self, "by_field", by_field)
+        object.__setattr__(self, "order", {r.id: i for i, r in enumerate(self.rules)})
+        object.__setattr__(
+            self, "prefilters", {f: _prefilter(rs) for f, rs in by_field.items()}
+        )
+
+    by_field: Mapping[Field, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+    prefilters: Mapping[Field, re.Pattern[str] | None] = field(
+        init=False, repr=False, compare=False
+    )
+    order: Mapping[str, int] = field(init=False, repr=False, compare=False)
+
+    def __iter__(self) -> Any:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        """The rule with this id, if any."""
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    @classmethod
+    def from_toml(cls, text: str, origin: str) -> RuleSet:
+        """Parse a rules file (``[[rule]]`` tables)."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{origin}: invalid TOML: {exc}") from None
+        return cls(tuple(Rule.from_mapping(r, origin) for r in data.get("rule", [])))
+
+    @classmethod
+    def builtin(cls) -> RuleSet:
+        """The catalogue shipped with provenance."""
+        text = resources.files("provenance").joinpath("data/rules.toml").read_text("utf-8")
+        return cls.from_toml(text, "builtin")
+
+    def customised(
+        self,
+        *,
+        add: Iterable[Rule] = (),
+        disable: Iterable[str] = (),
+        confidence: Mapping[str, Confidence] | None = None,
+        origin: str = "config",
+    ) -> RuleSet:
+        """A new rule set with rules added, disabled by id, or re-graded."""
+        known = {r.id for r in self.rules}
+        disabled = set(disable)
+        for rid in sorted(disabled - known):
+            raise ConfigError(f"{origin}: disable names unknown rule id {rid!r}")
+        overrides = dict(confidence or {})
+        for rid in sorted(set(overrides) - known):
+            raise ConfigError(f"{origin}: confidence names unknown rule id {rid!r}")
+        kept = [
+            replace(r, confidence=overrides[r.id]) if r.id in overrides else r
+            for r in self.rules
+            if r.id not in disabled
+        ]
+        return RuleSet((*kept, *add))
