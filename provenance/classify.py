@@ -218,6 +218,9 @@ def decide(evidence: Sequence[Evidence], min_confidence: Confidence) -> Verdict:
         )
     hint = max((e.confidence for e in ai), default=None)
     bots = [e for e in ev if e.kind is Kind.BOT and e.decisive]
+    if any(e.confidence > Confidence.LOW for e in bots):
+        # A named bot makes the generic "[bot]" fallback redundant.
+        bots = [e for e in bots if e.confidence > Confidence.LOW]
     if bots:
         bots.sort(key=lambda e: -e.confidence)
         return Verdict(

@@ -16,6 +16,9 @@ import click
 from provenance import frame as audit_mod
 from provenance import metrics
 from provenance.errors import EXIT_INTERRUPTED, ProvenanceError
+from provenance.gitlog import DEFAULT_CACHE, DEFAULT_JOBS
+from provenance.progress import progress
+from provenance.ranges import parse_range
 from provenance.render import (
     REPORT_RENDERERS,
     explanation_json,
@@ -85,6 +88,15 @@ def history_options(f: F) -> F:
                      help="Measure a shallow clone's partial history instead of refusing."),
         click.option("--config", "config_file", type=click.Path(dir_okay=False),
                      help="Read settings from this TOML file instead of the repository's."),
+        click.option("--range", "range_", metavar="BASE..HEAD",
+                     help="Only commits in HEAD and not in BASE (a pull request); 'auto' reads "
+                          "the GitHub Actions event."),
+        click.option("-j", "--jobs", type=click.IntRange(min=0), default=DEFAULT_JOBS,
+                     help="git processes mining in parallel (0: one per core).  "
+                          f"[default: {DEFAULT_JOBS}]"),
+        click.option("--cache/--no-cache", default=DEFAULT_CACHE, show_default=True,
+                     help="Reuse per-commit results from earlier runs."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr."),
     ]  # fmt: skip
     for opt in reversed(opts):
         f = opt(f)
@@ -92,19 +104,29 @@ def history_options(f: F) -> F:
 
 
 def _audit(kw: dict[str, Any]) -> audit_mod.Audit:
-    return audit_mod.audit(
-        kw["path"],
-        kw["rev"],
-        kw["since"],
-        kw["until"],
-        min_confidence=kw["min_confidence"],
-        include=kw["include"],
-        exclude=kw["exclude"],
-        default_excludes=not kw["no_default_excludes"],
-        renames=not kw["no_renames"],
-        allow_shallow=kw["allow_shallow"],
-        config_file=kw["config_file"],
-    )
+    rev, base = kw["rev"], None
+    if kw["range_"]:
+        if kw["rev"] != "HEAD":
+            raise click.UsageError("use either --rev or --range, not both")
+        base, rev = parse_range(kw["range_"])
+    with progress("mining commits", quiet=kw["quiet"]) as tick:
+        return audit_mod.audit(
+            kw["path"],
+            rev,
+            kw["since"],
+            kw["until"],
+            base=base,
+            min_confidence=kw["min_confidence"],
+            include=kw["include"],
+            exclude=kw["exclude"],
+            default_excludes=not kw["no_default_excludes"],
+            renames=not kw["no_renames"],
+            allow_shallow=kw["allow_shallow"],
+            config_file=kw["config_file"],
+            jobs=kw["jobs"],
+            cache=kw["cache"],
+            progress=tick,
+        )
 
 
 @click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,6 +146,8 @@ def cli() -> None:
 @click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]),
               default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
+@click.option("--chart", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
+              help="Also draw the share over time to FILE (needs provenance[chart]).")
 def report(**kw: Any) -> None:
     """Share of lines added by AI-assisted commits, per period, as they landed on the branch."""
     freq = kw["freq"] or (None if kw["by"] else "month")
@@ -131,6 +155,10 @@ def report(**kw: Any) -> None:
     text = REPORT_RENDERERS[OutputFormat(kw["fmt"])](rep)
     with open_output(kw["output"], click.get_text_stream("stdout")) as out:
         out.write(text)
+    if kw["chart"]:
+        from provenance.chart import write_report_chart
+
+        write_report_chart(rep, kw["chart"])
 
 
 @cli.command()
@@ -158,6 +186,10 @@ def explain(sha: str, path: str, min_confidence: str | None, config_file: str | 
     """Show one commit, its verdict and every rule that fired, with the text it matched."""
     ex = audit_mod.explain(path, sha, min_confidence=min_confidence, config_file=config_file)
     click.echo(explanation_json(ex) if fmt == "json" else explanation_text(ex), nl=False)
+
+
+# Commands defined in their own modules register themselves on `cli` when imported.
+from provenance import cli_blame, cli_ci  # noqa: E402, F401
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ landing pass runs once over the parent map; then two DataFrames are built column
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from provenance.classify import (
 from provenance.config import Config, load_config
 from provenance.errors import ConfigError
 from provenance.exclusions import AttrRule, PathFilter, parse_gitattributes
-from provenance.gitlog import CommitRecord, Repository, iter_commits, iter_commits_listed
+from provenance.gitlog import CommitRecord, Repository, iter_commits_listed, iter_history
 from provenance.landing import landing_commits
 from provenance.rules import Confidence, Field, RuleSet
 
@@ -140,12 +140,16 @@ def audit(
     rules: RuleSet | None = None,
     config: Config | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    cache: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> Audit:
     """Mine the history of ``rev`` in the repository at ``path`` and classify every commit.
 
     Counted commits are the non-merge commits reachable from ``rev`` (and not from ``base``, for
     a pull-request range), dated by when they landed on ``rev``'s first-parent chain; ``since``
-    and ``until`` select by that landed date. Returns an :class:`Audit` holding the frames.
+    and ``until`` select by that landed date. ``progress`` is called with the number of commits
+    read so far. Returns an :class:`Audit` holding the frames.
     """
     repo = Repository(path)
     tip = repo.resolve(rev)
@@ -170,7 +174,12 @@ def audit(
     cache: dict[tuple[Field, str], list[Evidence]] = {}
     merges = 0
     rec: CommitRecord
-    for rec in iter_commits(repo, tip, exclude=[base_sha] if base_sha else (), renames=renames):
+    stream = iter_history(
+        repo, tip, exclude=[base_sha] if base_sha else (), renames=renames, jobs=jobs, cache=cache
+    )
+    for n, rec in enumerate(stream, 1):
+        if progress is not None:
+            progress(n)
         parents[rec.sha] = rec.parents
         committed[rec.sha] = rec.committed_at
         if rec.is_merge:

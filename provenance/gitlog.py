@@ -69,6 +69,10 @@ DIFF_OPTIONS: tuple[str, ...] = (
 
 _CHUNK = 1 << 20
 
+#: Defaults of the CLI's --jobs and --cache options.
+DEFAULT_JOBS = 1
+DEFAULT_CACHE = False
+
 
 def git_env() -> dict[str, str]:
     """The environment every git child runs with."""
@@ -486,3 +490,21 @@ def iter_commits_listed(
     args = [*log_args(nonce, renames=renames), "--no-walk=unsorted", "--stdin", "--"]
     stdin = ("\n".join(shas) + "\n").encode()
     yield from _Parser(nonce).records(repo.stream(args, stdin=stdin))
+
+
+def iter_history(
+    repo: Repository,
+    tip: str,
+    *,
+    exclude: Sequence[str] = (),
+    renames: bool = True,
+    jobs: int = 1,
+    cache: bool = False,
+) -> Iterator[CommitRecord]:
+    """Every commit reachable from ``tip`` and not from ``exclude``, merges included, in no
+    guaranteed order. This is what :func:`provenance.audit` consumes.
+
+    ``jobs`` and ``cache`` are accepted for the parallel and cached miners; with the defaults
+    this is exactly one streaming ``git log``.
+    """
+    yield from iter_commits(repo, tip, exclude=exclude, renames=renames)

@@ -1,0 +1,1 @@
+"""`provenance blame` (surviving share). Placeholder until the blame work lands."""
