@@ -153,7 +153,7 @@ def report(**kw: Any) -> None:
     freq = kw["freq"] or (None if kw["by"] else "month")
     rep = metrics.report(_audit(kw), freq=freq, by=kw["by"], depth=kw["depth"])
     text = REPORT_RENDERERS[OutputFormat(kw["fmt"])](rep)
-    with open_output(kw["output"], click.get_text_stream("stdout")) as out:
+    with open_output(kw["output"], sys.stdout) as out:
         out.write(text)
     if kw["chart"]:
         from provenance.chart import write_report_chart
@@ -169,7 +169,7 @@ def report(**kw: Any) -> None:
 def commits(**kw: Any) -> None:
     """One row per counted commit: landing, identity, class, tools, evidence and line counts."""
     a = _audit(kw)
-    with open_output(kw["output"], click.get_text_stream("stdout")) as out:
+    with open_output(kw["output"], sys.stdout) as out:
         write_rows(out, audit_mod.COMMIT_COLUMNS, audit_mod.commit_rows(a), RowFormat(kw["fmt"]))
 
 

@@ -110,9 +110,13 @@ class _Columns:
     f_binary: list[bool] = field(default_factory=list)
 
 
+#: Git dates are whole seconds; second resolution also covers any date git can store.
+DATETIME_DTYPE = "datetime64[s, UTC]"
+
+
 def _utc(seconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
-    arr = np.asarray(seconds, dtype="int64")
-    return pd.to_datetime(arr, unit="s", utc=True)
+    arr = np.asarray(seconds, dtype="int64").astype("datetime64[s]")
+    return pd.DatetimeIndex(arr).tz_localize("UTC")
 
 
 def _read_attributes(repo: Repository, tip: str) -> list[AttrRule]:
@@ -330,7 +334,7 @@ def _frames(
     files["tool"] = files["tool"].astype("category")
     files["models"] = files["models"].astype("string")
     files["author"] = files["author"].astype("string")
-    files["landed_at"] = pd.to_datetime(files["landed_at"], utc=True)
+    files["landed_at"] = pd.to_datetime(files["landed_at"], utc=True).astype(DATETIME_DTYPE)
     return commits, files
 
 
