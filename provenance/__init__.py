@@ -8,9 +8,9 @@ Library use gives the same numbers as the CLI::
     a.commits, a.files                                         # the typed frames
 """
 
-from provenance.frame import Audit, Explanation, audit, commit_rows, explain
 from provenance.classify import CommitClass, CommitInfo, Evidence, Verdict, classify
 from provenance.errors import ProvenanceError
+from provenance.frame import Audit, Explanation, audit, commit_rows, explain
 from provenance.metrics import Report, merged_share, report
 from provenance.rules import Confidence, Rule, RuleSet
 

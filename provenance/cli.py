@@ -21,10 +21,11 @@ from provenance.progress import progress
 from provenance.ranges import parse_range
 from provenance.render import (
     REPORT_RENDERERS,
-    explanation_json,
-    explanation_text,
+    RULES_RENDERERS,
     OutputFormat,
     RowFormat,
+    explanation_json,
+    explanation_text,
     open_output,
     write_rows,
 )
@@ -137,17 +138,39 @@ def cli() -> None:
 
 @cli.command()
 @history_options
-@click.option("--freq", type=click.Choice([f.value for f in metrics.Freq]), default=None,
-              help="Period length.  [default: month; none with --by]")
-@click.option("--by", type=click.Choice([g.value for g in metrics.GroupBy]), default=None,
-              help="Break the share down by tool, author, model, top directories or extension.")
-@click.option("--depth", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Directory levels for --by path.")
-@click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]),
-              default="table", show_default=True)
+@click.option(
+    "--freq",
+    type=click.Choice([f.value for f in metrics.Freq]),
+    default=None,
+    help="Period length.  [default: month; none with --by]",
+)
+@click.option(
+    "--by",
+    type=click.Choice([g.value for g in metrics.GroupBy]),
+    default=None,
+    help="Break the share down by tool, author, model, top directories or extension.",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Directory levels for --by path.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default="table",
+    show_default=True,
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
-@click.option("--chart", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
-              help="Also draw the share over time to FILE (needs provenance[chart]).")
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.png|FILE.svg",
+    help="Also draw the share over time to FILE (needs provenance[chart]).",
+)
 def report(**kw: Any) -> None:
     """Share of lines added by AI-assisted commits, per period, as they landed on the branch."""
     freq = kw["freq"] or (None if kw["by"] else "month")
@@ -163,8 +186,13 @@ def report(**kw: Any) -> None:
 
 @cli.command()
 @history_options
-@click.option("--format", "fmt", type=click.Choice([f.value for f in RowFormat]),
-              default="csv", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in RowFormat]),
+    default="csv",
+    show_default=True,
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
 def commits(**kw: Any) -> None:
     """One row per counted commit: landing, identity, class, tools, evidence and line counts."""
@@ -176,16 +204,47 @@ def commits(**kw: Any) -> None:
 @cli.command()
 @click.argument("sha")
 @click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
-@click.option("--min-confidence", type=_confidence_choice(), default=None,
-              help="Lowest rule confidence that counts as AI.  [default: high]")
+@click.option(
+    "--min-confidence",
+    type=_confidence_choice(),
+    default=None,
+    help="Lowest rule confidence that counts as AI.  [default: high]",
+)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def explain(sha: str, path: str, min_confidence: str | None, config_file: str | None,
             fmt: str) -> None:  # fmt: skip
     """Show one commit, its verdict and every rule that fired, with the text it matched."""
     ex = audit_mod.explain(path, sha, min_confidence=min_confidence, config_file=config_file)
     click.echo(explanation_json(ex) if fmt == "json" else explanation_text(ex), nl=False)
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Read settings from this TOML file instead of the repository's.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default="table",
+    show_default=True,
+)
+@click.option("--pattern", is_flag=True, help="Show each rule's regular expression too.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
+def rules(path: str, config_file: str | None, fmt: str, pattern: bool, output: str | None
+          ) -> None:  # fmt: skip
+    """List the active classification rules: shipped ones plus the repository's config."""
+    table = audit_mod.active_rules(path, config_file=config_file).to_frame()
+    text = RULES_RENDERERS[OutputFormat(fmt)](table, pattern)
+    with open_output(output, sys.stdout) as out:
+        out.write(text)
 
 
 # Commands defined in their own modules register themselves on `cli` when imported.
@@ -198,4 +257,3 @@ def main() -> None:
         cli.main(prog_name="provenance")
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
-

@@ -113,7 +113,9 @@ def parse_config(data: Mapping[str, Any], src: str) -> Config:
     rules: list[Rule] = []
     raw_rules = data.get("rule", data.get("rules", []))
     if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
-        raise ConfigError(f"{src}: key 'rule' must be an array of tables ([[tool.provenance.rule]])")
+        raise ConfigError(
+            f"{src}: key 'rule' must be an array of tables ([[tool.provenance.rule]])"
+        )
     rules.extend(Rule.from_mapping(r, src) for r in raw_rules)
     if "bots" in data:
         rules.extend(_bot_rules(src, _strings(src, "bots", data["bots"])))

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,7 @@ def parse_when(value: str | datetime | None, *, end: bool = False) -> pd.Timesta
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
         raise ConfigError(f"invalid date {value!r}: use YYYY-MM-DD or an ISO timestamp") from None
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise ConfigError(f"invalid date {value!r}: use YYYY-MM-DD or an ISO timestamp")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     if end and isinstance(value, str) and len(value.strip()) == 10:
@@ -111,7 +111,7 @@ class _Columns:
 
 
 #: Git dates are whole seconds; second resolution also covers any date git can store.
-DATETIME_DTYPE = "datetime64[s, UTC]"
+DATETIME_DTYPE: Final = "datetime64[s, UTC]"
 
 
 def _utc(seconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
@@ -175,7 +175,7 @@ def audit(
     committed: dict[str, int] = {}
     merge_subjects: dict[str, str] = {}
     cols = _Columns()
-    cache: dict[tuple[Field, str], list[Evidence]] = {}
+    ev_cache: dict[tuple[Field, str], list[Evidence]] = {}
     merges = 0
     rec: CommitRecord
     stream = iter_history(
@@ -197,7 +197,7 @@ def audit(
         cols.email.append(rec.author_mail)
         cols.subject.append(rec.subject)
         cols.evidence.append(
-            collect_evidence(rec, ruleset, notes_refs=notes.get(rec.sha, ()), cache=cache)
+            collect_evidence(rec, ruleset, notes_refs=notes.get(rec.sha, ()), cache=ev_cache)
         )
         for fc in rec.files:
             cols.f_commit.append(i)
@@ -219,7 +219,7 @@ def audit(
     for sha, ev in zip(cols.sha, cols.evidence, strict=True):
         b = branch_of.get(landed.get(sha, ""))
         if b:
-            ev = ev + collect_evidence(_BranchOnly(), ruleset, branch=b, cache=cache)
+            ev = ev + collect_evidence(_BranchOnly(), ruleset, branch=b, cache=ev_cache)
         verdicts.append(decide(ev, threshold))
     cols.evidence.clear()
 
@@ -397,6 +397,18 @@ def explain(
         for fc in rec.files
     )  # fmt: skip
     return Explanation(rec, verdict, threshold, files, repo.name)
+
+
+def active_rules(
+    path: str | os.PathLike[str] = ".", *, config_file: str | os.PathLike[str] | None = None
+) -> RuleSet:
+    """The rules in effect for the repository at ``path``: the shipped catalogue with the
+    repository's (or ``config_file``'s) additions, removals and re-grades. ``path`` need not be
+    a repository when ``config_file`` is given."""
+    repo: Repository | None = None
+    if config_file is None:
+        repo = Repository(path)
+    return load_config(repo, config_file).apply(RuleSet.builtin())
 
 
 def _threshold(value: str | Confidence | None, cfg: Config) -> Confidence:

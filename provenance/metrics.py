@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from provenance.frame import CONFIDENCES, Audit
 from provenance.classify import CommitClass
+from provenance.frame import CONFIDENCES, Audit
 
 CAVEAT = (
     "AI share is a lower bound of declared provenance: it counts only commits that carry a trace "
@@ -69,10 +69,10 @@ def parse_freq(freq: str | Freq) -> Freq:
     raise ValueError(f"unknown frequency {freq!r}: use week, month, quarter or year")
 
 
-def period_labels(stamps: pd.Series, freq: Freq) -> pd.Series:
-    """Label each UTC timestamp with its period: 2025-03, 2025Q1, 2025, or a week's Monday."""
+def periods_of(stamps: pd.Series, freq: Freq) -> pd.Series:
+    """The period (in UTC) each timestamp falls in; weeks run Monday to Sunday."""
     naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    periods = naive.dt.to_period(_PANDAS_FREQ[freq])
+    periods: pd.Series = naive.dt.to_period(_PANDAS_FREQ[freq])
     return periods
 
 
@@ -113,7 +113,9 @@ def _commit_key(commits: pd.DataFrame, by: GroupBy) -> pd.Series:
 def _shares(g: pd.DataFrame) -> pd.DataFrame:
     g = g.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        g["ai_share"] = np.where(g["added"] > 0, g["ai_added"] / g["added"].where(g["added"] > 0), np.nan)
+        g["ai_share"] = np.where(
+            g["added"] > 0, g["ai_added"] / g["added"].where(g["added"] > 0), np.nan
+        )
         g["ai_commit_share"] = np.where(
             g["commits"] > 0, g["ai_commits"] / g["commits"].where(g["commits"] > 0), np.nan
         )
@@ -195,7 +197,7 @@ def merged_share(
         if group is not None:
             rows[group.value] = _commit_key(rows, group)
     if f is not None:
-        rows["period"] = period_labels(rows["landed_at"], f)
+        rows["period"] = periods_of(rows["landed_at"], f)
         keys.append("period")
     if group is not None:
         keys.append(group.value)
@@ -207,14 +209,18 @@ def merged_share(
         table = _aggregate(rows, keys, "sha")
         if f is not None and group is None:
             # One row per period from first to last, empty periods included.
-            full = pd.period_range(table["period"].min(), table["period"].max(), freq=table["period"].iloc[0].freq)
+            full = pd.period_range(
+                table["period"].min(), table["period"].max(), freq=table["period"].iloc[0].freq
+            )
             table = table.set_index("period").reindex(full).rename_axis("period").reset_index()
             table[list(SHARE_COLUMNS[:8])] = table[list(SHARE_COLUMNS[:8])].fillna(0)
             table = _shares(table)
         sort_keys = ["period"] if f is not None else []
         if group is not None:
-            table = table.sort_values([*sort_keys, "added", group.value],
-                                      ascending=[*([True] * len(sort_keys)), False, True])  # fmt: skip
+            table = table.sort_values(
+                [*sort_keys, "added", group.value],
+                ascending=[*([True] * len(sort_keys)), False, True],
+            )
         else:
             table = table.sort_values(sort_keys)
         if f is not None:
@@ -251,11 +257,30 @@ class ExcludedSummary:
         """One line: what was excluded."""
         if self.table.empty and not self.binary_files:
             return "excluded nothing (" + ("; ".join(self.filters) or "no filters") + ")"
-        parts = [f"{int(r.lines):,} lines in {int(r.files):,} {r.category} files"
-                 for r in self.table.itertuples()]  # fmt: skip
+        t = self.table
+        parts = [
+            f"{lines:,} lines in {files:,} {_noun(str(cat), files)}"
+            for cat, files, lines in zip(t["category"], t["files"], t["lines"], strict=True)
+        ]
         if self.binary_files:
-            parts.append(f"{self.binary_files:,} binary files")
+            parts.append(
+                f"{self.binary_files:,} {'binary file' if self.binary_files == 1 else 'binary files'} (not counted)"
+            )
         return f"excluded {self.lines:,} lines: " + ", ".join(parts)
+
+
+_NOUNS = {
+    "lockfile": "lockfile",
+    "user": "file excluded by --exclude or config",
+    "not-included": "file outside --include",
+}
+
+
+def _noun(category: str, n: int) -> str:
+    noun = _NOUNS.get(category, f"{category} file")
+    if n == 1:
+        return noun
+    return noun.replace("file", "files", 1)
 
 
 def excluded_summary(audit: Audit) -> ExcludedSummary:
@@ -294,8 +319,11 @@ class Hints:
             return ""
         levels = "/".join(k for k, v in self.counts.items() if v)
         lower = next(k for k in ("medium", "low") if self.counts.get(k))
-        return (f"a further {self.total:,} commits carry {levels}-confidence AI hints; "
-                f"--min-confidence {lower} would count them")  # fmt: skip
+        noun = "commit carries" if self.total == 1 else "commits carry"
+        return (
+            f"a further {self.total:,} {noun} {levels}-confidence AI hints; "
+            f"--min-confidence {lower} would count them"
+        )
 
 
 def hints(audit: Audit) -> Hints:
@@ -347,7 +375,8 @@ def report(
     notes = []
     if audit.shallow_depth is not None:
         notes.append(
-            f"history is shallow (depth {audit.shallow_depth}): this covers only the fetched history"
+            f"history is shallow (depth {audit.shallow_depth}): "
+            "this covers only the fetched history"
         )
     return Report(
         metric="merged share (lines added by commits that landed)",

@@ -7,6 +7,7 @@ would run as a formula are neutralised with a leading apostrophe.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -227,8 +228,15 @@ def report_table(r: Any) -> str:
 def report_markdown(r: Any) -> str:
     """Markdown rendering of a report (CI summaries, issues, wikis)."""
     cols = [*_key_columns(r.table), *DISPLAY_COLUMNS]
-    lines = [f"### AI share of merged code", "", md_escape(_headline(r)), "",
-             markdown_table(r.table, cols), "", f"- {md_escape(r.excluded.sentence())}"]  # fmt: skip
+    lines = [
+        "### AI share of merged code",
+        "",
+        md_escape(_headline(r)),
+        "",
+        markdown_table(r.table, cols),
+        "",
+        f"- {md_escape(r.excluded.sentence())}",
+    ]
     if r.hints.total:
         lines.append(f"- {md_escape(r.hints.sentence())}")
     lines.extend(f"- {md_escape(n)}" for n in r.notes)
@@ -294,7 +302,9 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
         return
     target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or "."
+        )
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
@@ -310,10 +320,8 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 # -- explain ---------------------------------------------------------------------------------
@@ -405,3 +413,42 @@ def explanation_text(ex: Any) -> str:
         tag = f"  [excluded: {f['excluded']}]" if f["excluded"] else ""
         out.append(f"  +{f['added']:<6} -{f['deleted']:<6} {f['path']}{tag}")
     return "\n".join(out) + "\n"
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+_RULE_DISPLAY = ("id", "tool", "kind", "field", "confidence", "scope", "origin")
+
+
+def _rule_columns(table: pd.DataFrame, pattern: bool) -> list[str]:
+    return [*_RULE_DISPLAY, "pattern"] if pattern else [*_RULE_DISPLAY, "source"]
+
+
+def rules_table(table: pd.DataFrame, pattern: bool = False) -> str:
+    """Terminal rendering of the rule table."""
+    cols = [*_RULE_DISPLAY, "pattern"] if pattern else list(_RULE_DISPLAY)
+    return text_table(table, cols) + f"\n\n{len(table)} rules\n"
+
+
+def rules_markdown(table: pd.DataFrame, pattern: bool = False) -> str:
+    """Markdown rendering of the rule table (the README's signature table is this)."""
+    return markdown_table(table, _rule_columns(table, pattern)) + "\n"
+
+
+def rules_csv(table: pd.DataFrame, pattern: bool = True) -> str:
+    """CSV rendering of the rule table (all columns)."""
+    return csv_text(table)
+
+
+def rules_json(table: pd.DataFrame, pattern: bool = True) -> str:
+    """JSON rendering of the rule table (all columns)."""
+    doc = {"schema_version": SCHEMA_VERSION, "kind": "rules", "rules": records(table)}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+RULES_RENDERERS: Mapping[OutputFormat, Callable[[pd.DataFrame, bool], str]] = {
+    OutputFormat.TABLE: rules_table,
+    OutputFormat.CSV: rules_csv,
+    OutputFormat.JSON: rules_json,
+    OutputFormat.MARKDOWN: rules_markdown,
+}

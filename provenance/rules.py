@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from enum import IntEnum, StrEnum
 from importlib import resources
 from typing import Any
+
+import pandas as pd
 
 from provenance.errors import ConfigError
 
@@ -78,7 +81,7 @@ class Rule:
     scope: str = "commit"
     source: str = ""
     origin: str = "builtin"
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    regex: re.Pattern[str] = dc_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "regex", re.compile(self.pattern))
@@ -154,21 +157,29 @@ class RuleSet:
         }
         object.__setattr__(self, "by_field", by_field)
         object.__setattr__(self, "order", {r.id: i for i, r in enumerate(self.rules)})
-        object.__setattr__(
-            self, "prefilters", {f: _prefilter(rs) for f, rs in by_field.items()}
-        )
+        object.__setattr__(self, "prefilters", {f: _prefilter(rs) for f, rs in by_field.items()})
 
-    by_field: Mapping[Field, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
-    prefilters: Mapping[Field, re.Pattern[str] | None] = field(
+    by_field: Mapping[Field, tuple[Rule, ...]] = dc_field(init=False, repr=False, compare=False)
+    prefilters: Mapping[Field, re.Pattern[str] | None] = dc_field(
         init=False, repr=False, compare=False
     )
-    order: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    order: Mapping[str, int] = dc_field(init=False, repr=False, compare=False)
 
     def __iter__(self) -> Any:
         return iter(self.rules)
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rules as a table: id, tool, kind, field, confidence, scope, origin, source, pattern."""
+        cols = ("id", "tool", "kind", "field", "confidence", "scope", "origin", "source", "pattern")
+        data = [
+            (r.id, r.tool, r.kind.value, r.field.value, r.confidence.label, r.scope, r.origin,
+             r.source, r.pattern)
+            for r in self.rules
+        ]  # fmt: skip
+        return pd.DataFrame(data, columns=list(cols)).astype("string")
 
     def get(self, rule_id: str) -> Rule | None:
         """The rule with this id, if any."""

@@ -76,7 +76,9 @@ def test_report_weekly_fills_empty_weeks(core_repo: Built, run: Run) -> None:
 
 def test_report_by_tool_and_output_file(core_repo: Built, run: Run, tmp_path: Path) -> None:
     target = tmp_path / "tools.csv"
-    assert ok(run(["report", core_repo.path, "--by", "tool", "--format", "csv", "-o", target])) == ""
+    assert (
+        ok(run(["report", core_repo.path, "--by", "tool", "--format", "csv", "-o", target])) == ""
+    )
     rows = {r["tool"]: r for r in csv.DictReader(io.StringIO(target.read_text()))}
     assert rows["Claude Code"]["ai_added"] == "32"
     assert rows["Cursor"]["ai_added"] == "2"
@@ -127,8 +129,12 @@ def test_version_and_module_entry(core_repo: Built) -> None:
     proc = subprocess.run([sys.executable, "-m", "provenance", "--version"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     assert proc.stdout.startswith("provenance, version ")
-    proc = subprocess.run([sys.executable, "-m", "provenance", "report", str(core_repo.path),
-                           "--format", "csv"], capture_output=True, text=True, check=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "provenance", "report", str(core_repo.path), "--format", "csv"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stdout.splitlines()[-1].startswith("total,12,")
 
 

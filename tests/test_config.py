@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Callable
@@ -48,9 +49,9 @@ def test_pyproject_section(cfg_repo: RepoBuilder) -> None:
         '[project]\nname = "x"\n\n[tool.provenance]\nbots = ["deploy@example.com"]\n'
         'exclude = ["docs/**"]\n\n[tool.provenance.confidence]\n'
         '"copilot.vscode.coauthor" = "high"\n\n'
-        "[[tool.provenance.rule]]\nid = \"acme.agent\"\ntool = \"Acme Agent\"\nkind = \"ai\"\n"
-        "field = \"trailer\"\npattern = '(?i)^acme-agent:'\nconfidence = \"high\"\n"
-        "source = \"our agent\"\n"
+        '[[tool.provenance.rule]]\nid = "acme.agent"\ntool = "Acme Agent"\nkind = "ai"\n'
+        'field = "trailer"\npattern = \'(?i)^acme-agent:\'\nconfidence = "high"\n'
+        'source = "our agent"\n'
     )
     a = provenance.audit(cfg_repo.path)
     c = a.commits.sort_values("authored_at")
@@ -120,7 +121,5 @@ def test_config_loader_only_raises_config_error(tmp_path_factory: pytest.TempPat
                                                 text: str) -> None:  # fmt: skip
     p = tmp_path_factory.mktemp("fuzz") / ".provenance.toml"
     p.write_text(text, encoding="utf-8", errors="surrogatepass")
-    try:
+    with contextlib.suppress(ConfigError):
         read_config_file(p)
-    except ConfigError:
-        pass

@@ -42,8 +42,9 @@ def test_landing_merge_branch_lands_at_merge(core_repo: Built, core_audit: prove
         assert row["authored_at"].month == 1  # authored in January, landed in February
 
 
-def test_landing_squash_and_rebase_land_as_themselves(core_repo: Built,
-                                                      core_audit: provenance.Audit) -> None:  # fmt: skip
+def test_landing_squash_and_rebase_land_as_themselves(
+    core_repo: Built, core_audit: provenance.Audit
+) -> None:
     s = core_repo.sha
     assert by_sha(core_audit, s["c5"])["landed_sha"] == s["c5"]
     r1 = by_sha(core_audit, s["r1"])
