@@ -43,7 +43,7 @@ def command_args(path: Path, out: Path) -> dict[str, list[list[str]]]:
             ["blame", p],
             ["blame", p, "--releases", "--tags", "v*"],
             ["blame", p, "--format", "json"],
-        ],  # fmt: skip
+        ],
         "check": [["check", p, "--max-ai-share", "1"]],
         "badge": [["badge", p, "--output", str(out / "badge.svg")]],
         "schema": [["schema"]],
