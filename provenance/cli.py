@@ -160,9 +160,10 @@ def cli() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice([f.value for f in OutputFormat]),
+    type=click.Choice([*(f.value for f in OutputFormat), "html"]),
     default="table",
     show_default=True,
+    help="html: one self-contained page with charts and every breakdown.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
 @click.option(
@@ -173,15 +174,29 @@ def cli() -> None:
 )
 def report(**kw: Any) -> None:
     """Share of lines added by AI-assisted commits, per period, as they landed on the branch."""
+    if kw["fmt"] == "html" and kw["by"]:
+        raise click.UsageError("--by does not apply to --format html (it shows every breakdown)")
+    if kw["chart"]:
+        from provenance.chart import check_chart_target
+
+        check_chart_target(kw["chart"])  # a bad name or no matplotlib fails before mining
     freq = kw["freq"] or (None if kw["by"] else "month")
-    rep = metrics.report(_audit(kw), freq=freq, by=kw["by"], depth=kw["depth"])
-    text = REPORT_RENDERERS[OutputFormat(kw["fmt"])](rep)
+    a = _audit(kw)
+    rep = metrics.report(a, freq=freq, by=kw["by"], depth=kw["depth"])
+    if kw["fmt"] == "html":
+        from provenance.html import build_html_report
+
+        text = build_html_report(a, freq=freq or "month", depth=kw["depth"])
+    else:
+        text = REPORT_RENDERERS[OutputFormat(kw["fmt"])](rep)
     with open_output(kw["output"], sys.stdout) as out:
         out.write(text)
     if kw["chart"]:
         from provenance.chart import write_report_chart
 
-        write_report_chart(rep, kw["chart"])
+        # A chart is over time: with --by and no --freq, chart the groups per month.
+        trend = rep if rep.freq else metrics.report(a, freq="month", by=kw["by"], depth=kw["depth"])
+        write_report_chart(trend, kw["chart"])
 
 
 @cli.command()

@@ -126,8 +126,9 @@ class Progress:
         elapsed = self._clock() - self._start
         if ok:
             rate = self.n / elapsed if elapsed > 0 else 0.0
-            self._write(f"\r{self.label}: {self.n:,} in {_duration(elapsed)} "
-                        f"({rate:,.0f}/s)\x1b[K\n")  # fmt: skip
+            self._write(
+                f"\r{self.label}: {self.n:,} in {_duration(elapsed)} ({rate:,.0f}/s)\x1b[K\n"
+            )
         else:
             self._write("\r\x1b[K")
 
