@@ -91,7 +91,7 @@ def history_options(f: F) -> F:
                      help="Read settings from this TOML file instead of the repository's."),
         click.option("--range", "range_", metavar="BASE..HEAD",
                      help="Only commits in HEAD and not in BASE (a pull request); 'auto' reads "
-                          "the GitHub Actions event."),
+                          "the CI's pull/merge request (GitHub Actions, GitLab)."),
         click.option("-j", "--jobs", type=click.IntRange(min=0), default=DEFAULT_JOBS,
                      help="git processes mining in parallel (0: one per core).  "
                           f"[default: {DEFAULT_JOBS}]"),

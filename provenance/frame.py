@@ -83,6 +83,7 @@ class Audit:
     base: str | None = None
     merges: int = 0
     shallow_depth: int | None = None
+    shallow_boundary: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -156,9 +157,9 @@ def audit(
     read so far. Returns an :class:`Audit` holding the frames.
     """
     repo = Repository(path)
+    shallow = repo.check_not_shallow(allow_shallow)
     tip = repo.resolve(rev)
     base_sha = repo.resolve(base) if base else None
-    shallow = repo.check_not_shallow(allow_shallow)
     cfg = config if config is not None else load_config(repo, config_file)
     ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
     threshold = _threshold(min_confidence, cfg)
@@ -177,6 +178,10 @@ def audit(
     cols = _Columns()
     ev_cache: dict[tuple[Field, str], list[Evidence]] = {}
     merges = 0
+    # In a shallow clone, git diffs a commit whose parents were not fetched against the empty
+    # tree, as if it added every file: such boundary commits are dated but not counted.
+    boundary = _shallow_boundary(repo) if shallow is not None else frozenset()
+    skipped_boundary = 0
     rec: CommitRecord
     stream = iter_history(
         repo, tip, exclude=[base_sha] if base_sha else (), renames=renames, jobs=jobs, cache=cache
@@ -189,6 +194,9 @@ def audit(
         if rec.is_merge:
             merges += 1
             merge_subjects[rec.sha] = rec.subject
+            continue
+        if rec.sha in boundary:
+            skipped_boundary += 1
             continue
         i = len(cols.sha)
         cols.sha.append(rec.sha)
@@ -247,7 +255,17 @@ def audit(
         base=base,
         merges=merges,
         shallow_depth=shallow,
+        shallow_boundary=skipped_boundary,
     )
+
+
+def _shallow_boundary(repo: Repository) -> frozenset[str]:
+    """Commits at the edge of a shallow clone (listed in ``$GIT_DIR/shallow``)."""
+    try:
+        text = (repo.git_dir / "shallow").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return frozenset()
+    return frozenset(text.split())
 
 
 class _BranchOnly:

@@ -263,9 +263,8 @@ class ExcludedSummary:
             for cat, files, lines in zip(t["category"], t["files"], t["lines"], strict=True)
         ]
         if self.binary_files:
-            parts.append(
-                f"{self.binary_files:,} {'binary file' if self.binary_files == 1 else 'binary files'} (not counted)"
-            )
+            noun = "binary file" if self.binary_files == 1 else "binary files"
+            parts.append(f"{self.binary_files:,} {noun} (not counted)")
         return f"excluded {self.lines:,} lines: " + ", ".join(parts)
 
 
@@ -377,6 +376,12 @@ def report(
         notes.append(
             f"history is shallow (depth {audit.shallow_depth}): "
             "this covers only the fetched history"
+        )
+    if audit.shallow_boundary:
+        n = audit.shallow_boundary
+        notes.append(
+            f"{n} boundary {'commit' if n == 1 else 'commits'} of the shallow history "
+            "not counted: their parents were not fetched"
         )
     return Report(
         metric="merged share (lines added by commits that landed)",

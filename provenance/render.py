@@ -310,6 +310,7 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, target)
     except OSError as exc:
         _unlink(tmp)
@@ -317,6 +318,12 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
     except BaseException:
         _unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _unlink(path: str) -> None:

@@ -172,7 +172,8 @@ class RuleSet:
         return len(self.rules)
 
     def to_frame(self) -> pd.DataFrame:
-        """The rules as a table: id, tool, kind, field, confidence, scope, origin, source, pattern."""
+        """The rules as a table (id, tool, kind, field, confidence, scope, origin, source,
+        pattern), one row per rule, in order."""
         cols = ("id", "tool", "kind", "field", "confidence", "scope", "origin", "source", "pattern")
         data = [
             (r.id, r.tool, r.kind.value, r.field.value, r.confidence.label, r.scope, r.origin,
