@@ -8,6 +8,7 @@ landing pass runs once over the parent map; then two DataFrames are built column
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -201,7 +202,7 @@ def audit(
         i = len(cols.sha)
         cols.sha.append(rec.sha)
         cols.authored.append(rec.authored_at)
-        cols.author.append(rec.author)
+        cols.author.append(_person(rec.author))
         cols.email.append(rec.author_mail)
         cols.subject.append(rec.subject)
         cols.evidence.append(
@@ -257,6 +258,14 @@ def audit(
         shallow_depth=shallow,
         shallow_boundary=skipped_boundary,
     )
+
+
+_AIDER_SUFFIX = re.compile(r"\s+\(aider\)$")
+
+
+def _person(name: str) -> str:
+    """The person behind an author name: aider's ``Name (aider)`` is still Name."""
+    return _AIDER_SUFFIX.sub("", name) if name.endswith("(aider)") else name
 
 
 def _shallow_boundary(repo: Repository) -> frozenset[str]:

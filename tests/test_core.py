@@ -5,10 +5,13 @@ Every expected figure below is derived by hand from fixtures/repos.py::build_cor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 import provenance
+from fixtures.builder import RepoBuilder, lines
 from fixtures.repos import Built
 from provenance.landing import landing_commits, mainline
 
@@ -203,3 +206,16 @@ def test_zero_counted_lines(linear_repo: Built) -> None:
     total = t.iloc[-1]
     assert total["added"] == 0
     assert pd.isna(total["ai_share"])  # no division by zero, undefined share
+
+
+def test_aider_suffix_is_the_same_person(tmp_path: Path) -> None:
+    b = RepoBuilder(tmp_path / "aider")
+    b.commit("Human\n", {"a.py": lines(2)}, author=("Bob Example", "bob@example.com"))
+    b.commit("aider: add b\n", {"b.py": lines(3)}, author=("Bob Example (aider)",
+             "bob@example.com"), date="2025-01-02T00:00:00+00:00")  # fmt: skip
+    a = provenance.audit(b.path)
+    t = provenance.merged_share(a, freq=None, by="author")
+    assert t[["author", "added", "ai_added"]].values.tolist() == [
+        ["Bob Example", 5, 3],
+        ["total", 5, 3],
+    ]
