@@ -255,16 +255,20 @@ class ExcludedSummary:
 
     def sentence(self) -> str:
         """One line: what was excluded."""
-        if self.table.empty and not self.binary_files:
-            return "excluded nothing (" + ("; ".join(self.filters) or "no filters") + ")"
+        filters = "; ".join(self.filters) or "no filters"
+        binary = ""
+        if self.binary_files:
+            noun = "binary file" if self.binary_files == 1 else "binary files"
+            binary = f"{self.binary_files:,} {noun} (not counted)"
+        if self.table.empty:
+            return f"excluded nothing ({filters})" + (f"; {binary}" if binary else "")
         t = self.table
         parts = [
             f"{lines:,} lines in {files:,} {_noun(str(cat), files)}"
             for cat, files, lines in zip(t["category"], t["files"], t["lines"], strict=True)
         ]
-        if self.binary_files:
-            noun = "binary file" if self.binary_files == 1 else "binary files"
-            parts.append(f"{self.binary_files:,} {noun} (not counted)")
+        if binary:
+            parts.append(binary)
         return f"excluded {self.lines:,} lines: " + ", ".join(parts)
 
 
