@@ -8,6 +8,7 @@ Library use gives the same numbers as the CLI::
     a.commits, a.files                                         # the typed frames
 """
 
+from provenance.blame import surviving_share
 from provenance.classify import CommitClass, CommitInfo, Evidence, Verdict, classify
 from provenance.errors import ProvenanceError
 from provenance.frame import Audit, Explanation, audit, commit_rows, explain
@@ -32,4 +33,5 @@ __all__ = [
     "explain",
     "merged_share",
     "report",
+    "surviving_share",
 ]

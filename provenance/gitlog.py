@@ -8,17 +8,19 @@ verification, ssh) can run, and which turns any failure into a typed error carry
 
 from __future__ import annotations
 
+import io
 import os
+import queue
 import re
 import secrets
 import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import git
 
@@ -70,7 +72,7 @@ DIFF_OPTIONS: tuple[str, ...] = (
 _CHUNK = 1 << 20
 
 #: Defaults of the CLI's --jobs and --cache options.
-DEFAULT_JOBS = 1
+DEFAULT_JOBS = 0
 DEFAULT_CACHE = False
 
 
@@ -213,8 +215,10 @@ class Repository:
         self._cwd = str(p)
         out = self.run(["rev-parse", "--is-bare-repository", "--is-inside-git-dir"]).split()
         in_git_dir = out[1:] == ["true"]
-        self.bare = out[:1] == ["true"] or in_git_dir and repo.working_tree_dir is None
-        top = "" if (self.bare or in_git_dir) else self.run(["rev-parse", "--show-toplevel"]).strip()
+        self.bare = out[:1] == ["true"] or (in_git_dir and repo.working_tree_dir is None)
+        top = ""
+        if not (self.bare or in_git_dir):
+            top = self.run(["rev-parse", "--show-toplevel"]).strip()
         self.work_tree = Path(top) if top else None
         self.bare = self.work_tree is None
         self._cwd = str(self.work_tree or self.git_dir)
@@ -268,9 +272,19 @@ class Repository:
         (signal, OOM) is reported as an error, never as a short history. Closing the generator
         early (or Ctrl-C) kills the child.
         """
+        yield from self._stream(args, stdin=stdin)
+
+    def _stream(
+        self,
+        args: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        started: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    ) -> Iterator[bytes]:
+        # ``started`` lets the parallel miner kill a child that another thread is reading.
         stdin_file = None
         if stdin is not None:
-            stdin_file = tempfile.TemporaryFile()
+            stdin_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
             stdin_file.write(stdin)
             stdin_file.seek(0)
         proc = subprocess.Popen(  # noqa: S603 - argv list, fixed executable
@@ -281,11 +295,13 @@ class Repository:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        if started is not None:
+            started(proc)
         assert proc.stdout is not None and proc.stderr is not None
         err = _Stderr(proc.stderr)
         finished = False
         try:
-            read = proc.stdout.read1
+            read = cast(io.BufferedReader, proc.stdout).read1
             while chunk := read(_CHUNK):
                 yield chunk
             code = proc.wait()
@@ -322,6 +338,14 @@ class Repository:
                 raise EmptyRepository(f"repository has no commits yet: {self._cwd}")
             raise UnknownRevision(f"unknown revision: {rev!r} does not name a commit")
         return out
+
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        """True if commit ``ancestor`` is ``rev`` or reachable from it (False if unknown)."""
+        proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
+            self.argv(["merge-base", "--is-ancestor", ancestor, rev]),
+            cwd=self._cwd, env=git_env(), capture_output=True, check=False,
+        )  # fmt: skip
+        return proc.returncode == 0
 
     def shallow_depth(self) -> int | None:
         """None for a complete history; otherwise the number of commits fetched."""
@@ -492,6 +516,171 @@ def iter_commits_listed(
     yield from _Parser(nonce).records(repo.stream(args, stdin=stdin))
 
 
+def cpu_count() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(jobs: int) -> int:
+    """The number of git processes ``jobs`` asks for (0 means one per core)."""
+    return jobs if jobs > 0 else max(1, cpu_count())
+
+
+#: Commits per ``git log --no-walk`` process in the parallel miner. Each block is a contiguous
+#: run of the newest-first walk (good locality for git's delta cache); blocks go to whichever
+#: process is free, so the shares balance themselves.
+BLOCK = 1024
+_BATCH = 256
+_DONE = object()
+
+
+def _shas(repo: Repository, revs: Sequence[str], exclude: Sequence[str],
+          started: Callable[[subprocess.Popen[bytes]], None]) -> Iterator[list[str]]:  # fmt: skip
+    """Blocks of commit ids from one streaming ``git rev-list`` (newest first)."""
+    args = ["rev-list", *revs, *(f"^{x}" for x in exclude), "--"]
+    block: list[str] = []
+    rest = b""
+    for chunk in repo._stream(args, started=started):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for ln in lines:
+            block.append(ln.decode("ascii"))
+            if len(block) == BLOCK:
+                yield block
+                block = []
+    if rest:
+        block.append(rest.decode("ascii"))
+    if block:
+        yield block
+
+
+class _Pool:
+    """``jobs`` threads, each running one ``git log --no-walk`` per block and parsing its output.
+
+    Threads hand parsed batches to the consumer through a bounded queue, so memory stays flat
+    and a slow consumer slows git down instead of buffering its output. Closing kills every
+    child; the first error from any thread is re-raised in the consumer.
+    """
+
+    def __init__(self, repo: Repository, revs: Sequence[str], exclude: Sequence[str],
+                 renames: bool, jobs: int) -> None:  # fmt: skip
+        self.repo, self.renames = repo, renames
+        self.out: queue.Queue[object] = queue.Queue(maxsize=4 * jobs)
+        self.blocks: queue.Queue[list[str] | None] = queue.Queue()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.procs: set[subprocess.Popen[bytes]] = set()
+        self.threads = [threading.Thread(target=self._walk, args=(revs, exclude, jobs),
+                                         daemon=True)]  # fmt: skip
+        self.threads += [threading.Thread(target=self._work, daemon=True) for _ in range(jobs)]
+        for t in self.threads:
+            t.start()
+
+    def _started(self, proc: subprocess.Popen[bytes]) -> None:
+        with self.lock:
+            self.procs.add(proc)
+            stopping = self.stop.is_set()
+        if stopping:
+            proc.kill()
+
+    def _put(self, item: object) -> None:
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _walk(self, revs: Sequence[str], exclude: Sequence[str], jobs: int) -> None:
+        try:
+            for block in _shas(self.repo, revs, exclude, self._started):
+                if self.stop.is_set():
+                    return
+                self.blocks.put(block)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(exc)
+        finally:
+            for _ in range(jobs):
+                self.blocks.put(None)
+            self._put(_DONE)
+
+    def _work(self) -> None:
+        try:
+            while (block := self.blocks.get()) is not None and not self.stop.is_set():
+                nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
+                args = [*log_args(nonce, renames=self.renames), "--no-walk=unsorted", "--stdin",
+                        "--"]  # fmt: skip
+                stdin = ("\n".join(block) + "\n").encode()
+                batch: list[CommitRecord] = []
+                chunks = self.repo._stream(args, stdin=stdin, started=self._started)
+                for rec in _Parser(nonce).records(chunks):
+                    batch.append(rec)
+                    if len(batch) == _BATCH:
+                        self._put(batch)
+                        batch = []
+                        if self.stop.is_set():
+                            return
+                if batch:
+                    self._put(batch)
+        except BaseException as exc:
+            self._put(exc)
+        finally:
+            self._put(_DONE)
+
+    def records(self) -> Iterator[CommitRecord]:
+        """Every record, as the threads produce them; stops and kills everything on close."""
+        running = len(self.threads)
+        try:
+            while running:
+                item = self.out.get()
+                if item is _DONE:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield from item  # type: ignore[misc]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the threads and kill the git processes (idempotent)."""
+        with self.lock:
+            self.stop.set()
+            procs = list(self.procs)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        for t in self.threads:
+            t.join(timeout=10)
+
+
+def mine(
+    repo: Repository,
+    tip: str,
+    *,
+    exclude: Sequence[str] = (),
+    renames: bool = True,
+    jobs: int = 1,
+) -> Iterator[CommitRecord]:
+    """Every commit reachable from ``tip`` and not from ``exclude``, in no guaranteed order,
+    mined by ``jobs`` git processes (0: one per core) and never read from a cache.
+
+    With one job this is :func:`iter_commits`. With more, one ``git rev-list`` streams the
+    commit ids, blocks of :data:`BLOCK` consecutive commits go to ``jobs`` concurrent
+    ``git log --no-walk=unsorted --stdin`` processes, and each process's output is parsed on
+    its own thread. The commit sets are disjoint and cover the walk, so the records are the
+    same as with one process (merges without files, others against their first parent).
+    """
+    jobs = resolve_jobs(jobs)
+    if jobs == 1:
+        yield from iter_commits(repo, tip, exclude=exclude, renames=renames)
+        return
+    yield from _Pool(repo, [tip], exclude, renames, jobs).records()
+
+
 def iter_history(
     repo: Repository,
     tip: str,
@@ -504,7 +693,13 @@ def iter_history(
     """Every commit reachable from ``tip`` and not from ``exclude``, merges included, in no
     guaranteed order. This is what :func:`provenance.audit` consumes.
 
-    ``jobs`` and ``cache`` are accepted for the parallel and cached miners; with the defaults
-    this is exactly one streaming ``git log``.
+    ``jobs`` git processes mine in parallel (0: one per core; see :func:`mine`). With
+    ``cache``, records of earlier runs are reused from the cache directory and only commits
+    new since a cached tip are mined (see :mod:`provenance.cache`).
     """
-    yield from iter_commits(repo, tip, exclude=exclude, renames=renames)
+    if cache:
+        from provenance.cache import cached_history
+
+        yield from cached_history(repo, tip, exclude=exclude, renames=renames, jobs=jobs)
+    else:
+        yield from mine(repo, tip, exclude=exclude, renames=renames, jobs=jobs)

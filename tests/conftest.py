@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 from click.testing import CliRunner, Result
 
 from fixtures.repos import Built, build_core, build_empty, build_linear
 from provenance.cli import cli
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches go to a temporary folder, never to the user's ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PROVENANCE_CACHE_DIR", str(tmp_path_factory.mktemp("provenance-cache")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +47,3 @@ def run() -> Callable[..., Result]:
         return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=catch, env=env)
 
     return invoke
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Make `fixtures` importable when running from the project root."""
-    root = Path(__file__).resolve().parent.parent
-    import sys
-
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))

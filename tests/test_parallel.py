@@ -1,0 +1,163 @@
+"""The parallel miner yields exactly the single-process miner's records."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fixtures.builder import ALICE, BOB, RepoBuilder, lines
+from fixtures.repos import Built
+from provenance import gitlog
+from provenance.errors import GitError
+from provenance.gitlog import FileChange, Repository, iter_history, mine
+
+
+def build_mixed(path: Path) -> Built:
+    """Two root commits, a rename on a branch, a binary file, a true merge, an unrelated-history
+    merge, an octopus merge and an empty commit: 12 commits, 3 of them merges.
+    """
+    b = RepoBuilder(path)
+    s: dict[str, str] = {}
+    day = iter(range(1, 29))
+
+    def d() -> str:
+        return f"2025-04-{next(day):02d}T09:00:00+00:00"
+
+    s["root"] = b.commit("Root\n", {"a.txt": lines(3), "logo.bin": b"\x00\x01\x02"}, date=d())
+    s["c2"] = b.commit("Grow a\n", {"a.txt": lines(5)}, author=BOB, date=d())
+    b.branch("topic")
+    b.mv("a.txt", "moved/a.txt")
+    s["t1"] = b.commit("Move a, tweak\n", {"moved/a.txt": lines(6)}, date=d())
+    s["t2"] = b.commit("Topic file\n", {"t.txt": lines(4, "t")}, date=d())
+    b.checkout("main")
+    s["c3"] = b.commit("Main file\n", {"m.txt": lines(2, "m")}, author=BOB, date=d())
+    s["m1"] = b.merge("topic", message="Merge topic\n", date=d())
+    b.git("checkout", "-q", "--orphan", "other")
+    b.git("rm", "-rq", "--cached", ".")
+    for p in ("moved", "t.txt", "m.txt", "logo.bin"):
+        b.git("clean", "-fdq", "--", p)
+    s["root2"] = b.commit("Second root\n", {"other.txt": lines(7, "o")}, date=d())
+    b.checkout("main")
+    env = {"GIT_AUTHOR_DATE": d(), "GIT_COMMITTER_DATE": "2025-04-20T00:00:00+00:00",
+           "GIT_AUTHOR_NAME": ALICE[0], "GIT_AUTHOR_EMAIL": ALICE[1],
+           "GIT_COMMITTER_NAME": ALICE[0], "GIT_COMMITTER_EMAIL": ALICE[1]}  # fmt: skip
+    b.git("merge", "-q", "--no-ff", "--allow-unrelated-histories", "-m", "Merge other", "other",
+          env=env)  # fmt: skip
+    s["m2"] = b.head()
+    for name in ("x", "y"):
+        b.branch(name, s["m2"])
+        s[name] = b.commit(f"Add {name}\n", {f"{name}.txt": lines(1, name)}, date=d())
+    b.checkout("main")
+    s["c4"] = b.commit("Empty\n", date=d(), allow_empty=True)
+    s["m3"] = b.merge("x", "y", message="Octopus\n", date=d())
+    return Built(path, s)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The mixed-history repository (read-only)."""
+    return build_mixed(tmp_path_factory.mktemp("mixed") / "mixed")
+
+
+def by_sha(records: object) -> dict[str, gitlog.CommitRecord]:
+    """Records keyed by commit id; fails on a duplicate."""
+    out: dict[str, gitlog.CommitRecord] = {}
+    for rec in records:  # type: ignore[attr-defined]
+        assert rec.sha not in out, f"duplicate {rec.sha}"
+        out[rec.sha] = rec
+    return out
+
+
+@pytest.mark.parametrize(("jobs", "block"), [(2, 1), (2, 3), (3, 2), (0, 5), (4, 1000)])
+def test_parallel_equals_single_process(
+    mixed: Built, monkeypatch: pytest.MonkeyPatch, jobs: int, block: int
+) -> None:
+    repo = Repository(mixed.path)
+    tip = repo.resolve("HEAD")
+    single = by_sha(mine(repo, tip, jobs=1))
+    monkeypatch.setattr(gitlog, "BLOCK", block)
+    parallel = by_sha(mine(repo, tip, jobs=jobs))
+    assert parallel == single
+    assert set(single) == set(mixed.sha.values())
+
+
+def test_records_match_the_construction(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog, "BLOCK", 2)
+    repo = Repository(mixed.path)
+    recs = by_sha(mine(repo, repo.resolve("HEAD"), jobs=2))
+    s = mixed.sha
+    assert recs[s["root"]].files == (
+        FileChange("a.txt", 3, 0), FileChange("logo.bin", None, None),
+    )  # fmt: skip
+    assert recs[s["root"]].parents == ()
+    assert recs[s["root2"]].parents == ()
+    assert recs[s["root2"]].files == (FileChange("other.txt", 7, 0),)
+    # lines(5) -> lines(6) on the renamed file: one line added, none deleted.
+    assert recs[s["t1"]].files == (FileChange("moved/a.txt", 1, 0, old_path="a.txt"),)
+    for m in ("m1", "m2", "m3"):
+        assert recs[s[m]].is_merge and recs[s[m]].files == ()
+    assert len(recs[s["m3"]].parents) == 3
+    assert recs[s["c4"]].files == ()
+
+
+def test_exclude_and_renames_off(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog, "BLOCK", 2)
+    repo = Repository(mixed.path)
+    tip, base = repo.resolve("HEAD"), mixed.sha["m1"]
+    for renames in (True, False):
+        single = by_sha(mine(repo, tip, exclude=[base], renames=renames, jobs=1))
+        assert by_sha(mine(repo, tip, exclude=[base], renames=renames, jobs=2)) == single
+    s = mixed.sha
+    assert set(single) == {s[k] for k in ("root2", "m2", "x", "y", "c4", "m3")}
+    flat = by_sha(mine(repo, tip, renames=False, jobs=2))
+    assert flat[s["t1"]].files == (FileChange("a.txt", 0, 5), FileChange("moved/a.txt", 6, 0))
+
+
+def test_iter_history_default_is_one_process(mixed: Built) -> None:
+    repo = Repository(mixed.path)
+    tip = repo.resolve("HEAD")
+    assert by_sha(iter_history(repo, tip)) == by_sha(iter_history(repo, tip, jobs=2))
+
+
+def test_worker_failure_is_raised(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog, "BLOCK", 2)
+    repo = Repository(mixed.path)
+    real = gitlog.log_args
+
+    def broken(nonce: bytes, *, renames: bool = True) -> list[str]:
+        return [*real(nonce, renames=renames), "--no-such-option"]
+
+    monkeypatch.setattr(gitlog, "log_args", broken)
+    with pytest.raises(GitError, match="git log failed"):
+        list(mine(repo, repo.resolve("HEAD"), jobs=2))
+
+
+def test_unknown_exclude_is_raised(mixed: Built) -> None:
+    repo = Repository(mixed.path)
+    with pytest.raises(GitError, match="git rev-list failed"):
+        list(mine(repo, repo.resolve("HEAD"), exclude=["0" * 40], jobs=2))
+
+
+def test_closing_early_kills_every_git(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog, "BLOCK", 1)
+    repo = Repository(mixed.path)
+    started: list[subprocess.Popen[bytes]] = []
+    real = gitlog._Pool._started
+
+    def spy(self: gitlog._Pool, proc: subprocess.Popen[bytes]) -> None:
+        started.append(proc)
+        real(self, proc)
+
+    monkeypatch.setattr(gitlog._Pool, "_started", spy)
+    stream = mine(repo, repo.resolve("HEAD"), jobs=2)
+    next(stream)
+    stream.close()
+    assert started
+    assert all(p.poll() is not None for p in started)
+
+
+def test_jobs_zero_means_one_per_core() -> None:
+    assert gitlog.resolve_jobs(0) == gitlog.cpu_count() >= 1
+    assert gitlog.resolve_jobs(3) == 3
