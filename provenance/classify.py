@@ -109,9 +109,10 @@ def trailer_lines(message: str) -> list[str]:
     """Every line of ``message`` shaped like ``Key: value``, stripped, wherever it stands."""
     out = []
     for line in message.splitlines():
-        s = line.strip()
-        if s and _TRAILER_LINE.match(s):
-            out.append(s)
+        if ":" in line:
+            s = line.strip()
+            if _TRAILER_LINE.match(s):
+                out.append(s)
     return out
 
 
@@ -134,20 +135,12 @@ def _evidence(rule: Rule, m: re.Match[str]) -> Evidence:
 
 
 def _match_value(rules: RuleSet, fld: Field, value: str) -> list[Evidence]:
-    pre = rules.prefilters[fld]
-    if pre is not None and pre.search(value) is None:
-        return []
     found = []
-    for rule in rules.by_field[fld]:
+    for rule in rules.index[fld].candidates(value):
         m = rule.regex.search(value)
         if m is not None:
             found.append(_evidence(rule, m))
     return found
-
-
-# Fields whose values repeat across commits (identities, trailer lines, subjects, branches):
-# their matches are memoised per value, which makes classifying a large history cheap.
-_CACHED_FIELDS = frozenset(Field) - {Field.MESSAGE}
 
 
 def collect_evidence(
@@ -160,35 +153,44 @@ def collect_evidence(
 ) -> list[Evidence]:
     """Every rule of ``rules`` that matches the commit, in rule-set order.
 
-    ``cache`` (optional, owned by the caller, valid for one rule set) memoises matches of
-    repeating field values across calls.
+    ``cache`` (optional, owned by the caller, valid for one rule set) memoises the matches of
+    values that repeat across commits (identities, trailer lines, subjects, branches).
     """
     msg = meta.message
-    subject = msg.split("\n", 1)[0].strip()
-    values: dict[Field, Sequence[str]] = {
-        Field.AUTHOR_NAME: (meta.author_name,),
-        Field.AUTHOR_EMAIL: (meta.author_email,),
-        Field.COMMITTER_NAME: (meta.committer_name,),
-        Field.COMMITTER_EMAIL: (meta.committer_email,),
-        Field.TRAILER: trailer_lines(msg),
-        Field.SUBJECT: (subject,),
-        Field.MESSAGE: (msg,),
-        Field.BRANCH: (branch,) if branch else (),
-        Field.NOTES_REF: tuple(notes_refs),
-    }
+    by_field = rules.by_field
     found: list[Evidence] = []
-    for fld in Field:
-        if not rules.by_field[fld]:
-            continue
-        for value in values[fld]:
-            if cache is not None and fld in _CACHED_FIELDS:
-                key = (fld, value)
-                hit = cache.get(key)
-                if hit is None:
-                    hit = cache[key] = _match_value(rules, fld, value)
-                found.extend(hit)
-            else:
-                found.extend(_match_value(rules, fld, value))
+
+    def match(fld: Field, value: str) -> None:
+        if cache is None or fld is Field.MESSAGE:
+            found.extend(_match_value(rules, fld, value))
+            return
+        key = (fld, value)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = _match_value(rules, fld, value)
+        if hit:
+            found.extend(hit)
+
+    for fld, value in (
+        (Field.AUTHOR_NAME, meta.author_name),
+        (Field.AUTHOR_EMAIL, meta.author_email),
+        (Field.COMMITTER_NAME, meta.committer_name),
+        (Field.COMMITTER_EMAIL, meta.committer_email),
+    ):
+        if by_field[fld]:
+            match(fld, value)
+    if by_field[Field.TRAILER]:
+        for line in trailer_lines(msg):
+            match(Field.TRAILER, line)
+    if by_field[Field.SUBJECT]:
+        match(Field.SUBJECT, msg.split("\n", 1)[0].strip())
+    if by_field[Field.MESSAGE]:
+        match(Field.MESSAGE, msg)
+    if branch and by_field[Field.BRANCH]:
+        match(Field.BRANCH, branch)
+    if by_field[Field.NOTES_REF]:
+        for ref in notes_refs:
+            match(Field.NOTES_REF, ref)
     if len(found) > 1:
         found.sort(key=lambda e: rules.order[e.rule_id])
     return found

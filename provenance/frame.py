@@ -372,7 +372,7 @@ def now_utc() -> datetime:
 
 def commit_rows(audit: Audit) -> Iterator[dict[str, Any]]:
     """The ``commits`` listing, one dict per counted commit, produced lazily in landing order."""
-    c = audit.commits.sort_values(["landed_at", "authored_at"], kind="stable")
+    c = audit.commits.sort_values(["landed_at", "authored_at", "sha"], kind="stable")
     cols = list(COMMIT_COLUMNS)
     for rec in c[cols].itertuples(index=False, name=None):
         yield dict(zip(cols, rec, strict=True))
