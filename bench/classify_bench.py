@@ -23,13 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("repo")
     ap.add_argument("--limit", type=int, default=100_000)
-    ap.add_argument("--gate", action="store_true",
-                    help="with the proposed literal gate (bench/literal_gate.py)")
     a = ap.parse_args()
-    if a.gate:
-        from bench.literal_gate import install
-
-        install()
     repo = Repository(a.repo)
     nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
     fmt = "%x00" + nonce.decode() + "%x00" + "%x00".join(_FIELDS) + "%x00"

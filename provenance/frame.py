@@ -28,7 +28,14 @@ from provenance.classify import (
 from provenance.config import Config, load_config
 from provenance.errors import ConfigError
 from provenance.exclusions import AttrRule, PathFilter, parse_gitattributes
-from provenance.gitlog import CommitRecord, Repository, iter_commits_listed, iter_history
+from provenance.gitlog import (
+    DEFAULT_CACHE,
+    DEFAULT_JOBS,
+    CommitRecord,
+    Repository,
+    iter_commits_listed,
+    iter_history,
+)
 from provenance.landing import landing_commits
 from provenance.rules import Confidence, Field, RuleSet
 
@@ -146,8 +153,8 @@ def audit(
     rules: RuleSet | None = None,
     config: Config | None = None,
     config_file: str | os.PathLike[str] | None = None,
-    jobs: int = 1,
-    cache: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    cache: bool = DEFAULT_CACHE,
     progress: Callable[[int], None] | None = None,
 ) -> Audit:
     """Mine the history of ``rev`` in the repository at ``path`` and classify every commit.
