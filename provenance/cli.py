@@ -104,6 +104,23 @@ def history_options(f: F) -> F:
     return f
 
 
+def breakdown_options(f: F) -> F:
+    """``--by`` and ``--depth``, shared by ``report`` and ``blame``."""
+    f = click.option(
+        "--depth",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Directory levels for --by path.",
+    )(f)
+    return click.option(
+        "--by",
+        type=click.Choice([g.value for g in metrics.GroupBy]),
+        default=None,
+        help="Break the share down by tool, author, model, top directories or extension.",
+    )(f)
+
+
 def _audit(kw: dict[str, Any]) -> audit_mod.Audit:
     rev, base = kw["rev"], None
     if kw["range_"]:
@@ -144,19 +161,7 @@ def cli() -> None:
     default=None,
     help="Period length.  [default: month; none with --by]",
 )
-@click.option(
-    "--by",
-    type=click.Choice([g.value for g in metrics.GroupBy]),
-    default=None,
-    help="Break the share down by tool, author, model, top directories or extension.",
-)
-@click.option(
-    "--depth",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Directory levels for --by path.",
-)
+@breakdown_options
 @click.option(
     "--format",
     "fmt",

@@ -8,9 +8,8 @@ from typing import Any
 import click
 
 from provenance.blame import DEFAULT_DETECT, Detect, blame_report
-from provenance.cli import _confidence_choice, cli
+from provenance.cli import _confidence_choice, breakdown_options, cli
 from provenance.errors import ConfigError
-from provenance.metrics import GroupBy
 from provenance.progress import progress
 from provenance.render import OutputFormat, open_output
 from provenance.render_blame import BLAME_RENDERERS
@@ -26,19 +25,7 @@ from provenance.render_blame import BLAME_RENDERERS
     metavar="REV",
     help="Revision whose lines are blamed (the work tree is never read).",
 )
-@click.option(
-    "--by",
-    type=click.Choice([g.value for g in GroupBy]),
-    default=None,
-    help="Break the share down by tool, author, model, top directories or extension.",
-)
-@click.option(
-    "--depth",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Directory levels for --by path.",
-)
+@breakdown_options
 @click.option(
     "--releases",
     is_flag=True,
