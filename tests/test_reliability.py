@@ -266,61 +266,67 @@ def test_log_parser_never_raises_on_garbage(data: bytes, chunk: int) -> None:
 # -- interrupt ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def long_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Enough history (fast-import) that mining takes a while."""
-    path = tmp_path_factory.mktemp("long") / "long"
-    b = RepoBuilder(path)
-    stream = io.StringIO()
-    n = 6_000
-    for i in range(1, n + 1):
-        msg = f"commit {i}\n"
-        stream.write(f"commit refs/heads/main\nmark :{i}\n"
-                     f"author A <a@example.com> {1_600_000_000 + i} +0000\n"
-                     f"committer A <a@example.com> {1_600_000_000 + i} +0000\n"
-                     f"data {len(msg)}\n{msg}")  # fmt: skip
-        if i > 1:
-            stream.write(f"from :{i - 1}\n")
-        for k in range(4):
-            content = f"line {i} {k}\n" * 40
-            stream.write(f"M 644 inline d{k}/f{i % 300}.txt\ndata {len(content)}\n{content}\n")
-    b.git("fast-import", "--quiet", input=stream.getvalue().encode())
-    b.git("checkout", "-q", "main")
-    return path
-
-
-def git_children_in(repo: Path) -> list[int]:
-    pids = []
+def _children(pid: int) -> dict[int, str]:
+    """Direct children of ``pid``: pid -> command name."""
+    out = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if os.readlink(proc / "cwd") == str(repo) and (proc / "comm").read_text().startswith(
-                "git"
-            ):
-                pids.append(int(proc.name))
+            stat = (proc / "stat").read_text()
         except OSError:
             continue
-    return pids
+        # "pid (comm) state ppid ...": comm may contain spaces, so split after the last ")".
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == pid:
+            out[int(proc.name)] = comm
+    return out
 
 
-def test_ctrl_c_exits_130_and_leaves_nothing(long_repo: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out.csv"
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing(linear_repo: Built, tmp_path: Path) -> None:
+    # A git that writes its whole output and then holds the pipe open (as a slow git would),
+    # so the interrupt deterministically lands mid-stream.
+    real = shutil.which("git")
+    assert real is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'for a in "$@"; do [ "$a" = log ] && {{ \'{real}\' "$@"; exec sleep 60; }}; done\n'
+        f"exec '{real}' \"$@\"\n"
+    )
+    wrapper.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "out.csv"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "provenance", "commits", str(long_repo), "--no-cache",
+        [sys.executable, "-m", "provenance", "commits", str(linear_repo.path), "--no-cache",
          "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while not git_children_in(long_repo) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    held: list[int] = []
+    while not held and time.monotonic() < deadline and proc.poll() is None:
+        held = [pid for pid, comm in _children(proc.pid).items() if comm == "sleep"]
         time.sleep(0.02)
-    assert git_children_in(long_repo), "git never started"
-    time.sleep(0.2)
+    assert held, "the miner never reached its git log"
+    children = list(_children(proc.pid))
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
     assert stdout == b""
     assert stderr.decode().splitlines() == ["provenance: error: interrupted"]
-    time.sleep(0.2)
-    assert git_children_in(long_repo) == []
-    assert list(tmp_path.iterdir()) == []  # no output, no temp file
+    time.sleep(0.1)
+    assert [pid for pid in children if _alive(pid)] == []  # every git child was killed
+    assert list(work.iterdir()) == []  # no output, no temp file
