@@ -52,10 +52,10 @@ from provenance.classify import (
 from provenance.config import load_config
 from provenance.errors import ConfigError, GitError
 from provenance.exclusions import PathFilter
-from provenance.frame import Audit, _read_attributes, _threshold
+from provenance.frame import Audit, read_attributes, threshold_of
 from provenance.gitlog import CommitRecord, Repository, resolve_jobs
 from provenance.landing import landing_commits
-from provenance.metrics import CAVEAT, ExcludedSummary, GroupBy, _commit_key, _dir_of, _ext_of
+from provenance.metrics import CAVEAT, ExcludedSummary, GroupBy, commit_key, dir_of, ext_of
 from provenance.progress import Progress
 from provenance.rules import Confidence, Field, RuleSet
 
@@ -463,10 +463,10 @@ def _key_column(lines: pd.DataFrame, by: GroupBy, depth: int) -> pd.Series:
     if lines.empty:
         return pd.Series([], dtype="string", index=lines.index)
     if by is GroupBy.PATH:
-        return _dir_of(lines["path"], depth)
+        return dir_of(lines["path"], depth)
     if by is GroupBy.EXT:
-        return _ext_of(lines["path"])
-    return _commit_key(lines, by).astype("string")
+        return ext_of(lines["path"])
+    return commit_key(lines, by).astype("string")
 
 
 def surviving_table(
@@ -648,7 +648,7 @@ def blame_report(
     else:
         cfg = load_config(repo, config_file)
         ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
-        threshold = _threshold(min_confidence, cfg)
+        threshold = threshold_of(min_confidence, cfg)
         include, exclude = (*cfg.include, *include), (*cfg.exclude, *exclude)
         default_excludes = default_excludes and cfg.default_excludes
     try:
@@ -666,7 +666,7 @@ def blame_report(
         if audit is not None and rev == audit.tip:
             return audit.path_filter
         return PathFilter(include=include, exclude=exclude, defaults=default_excludes,
-                          attributes=_read_attributes(repo, rev))  # fmt: skip
+                          attributes=read_attributes(repo, rev))  # fmt: skip
 
     plan = _plan(repo, windows, path_filter, options.key(_history_digest(repo)))
     results, cached = _run_blames(repo, windows, plan.jobs, options, jobs, cache, progress, notes)

@@ -128,7 +128,8 @@ def _utc(seconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(arr).tz_localize("UTC")
 
 
-def _read_attributes(repo: Repository, tip: str) -> list[AttrRule]:
+def read_attributes(repo: Repository, tip: str) -> list[AttrRule]:
+    """The linguist settings of every ``.gitattributes`` file in the tree at ``tip``."""
     files = {}
     for path in repo.tree_paths(tip, ".gitattributes"):
         blob = repo.read_blob(tip, path)
@@ -170,12 +171,12 @@ def audit(
     base_sha = repo.resolve(base) if base else None
     cfg = config if config is not None else load_config(repo, config_file)
     ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
-    threshold = _threshold(min_confidence, cfg)
+    threshold = threshold_of(min_confidence, cfg)
     pfilter = PathFilter(
         include=(*cfg.include, *include),
         exclude=(*cfg.exclude, *exclude),
         defaults=default_excludes and cfg.default_excludes,
-        attributes=_read_attributes(repo, tip),
+        attributes=read_attributes(repo, tip),
     )
     t0, t1 = parse_when(since), parse_when(until, end=True)
     notes = repo.notes_index() if ruleset.by_field[Field.NOTES_REF] else {}
@@ -415,7 +416,7 @@ def explain(
     full = repo.resolve(sha)
     cfg = load_config(repo, config_file)
     ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
-    threshold = _threshold(min_confidence, cfg)
+    threshold = threshold_of(min_confidence, cfg)
     notes = repo.notes_index() if ruleset.by_field[Field.NOTES_REF] else {}
     rec = next(iter_commits_listed(repo, [full]))
     verdict = decide(collect_evidence(rec, ruleset, notes_refs=notes.get(full, ())), threshold)
@@ -423,7 +424,7 @@ def explain(
         include=(*cfg.include, *include),
         exclude=(*cfg.exclude, *exclude),
         defaults=default_excludes and cfg.default_excludes,
-        attributes=_read_attributes(repo, full),
+        attributes=read_attributes(repo, full),
     )
     files = tuple(
         (fc.path, fc.added or 0, fc.deleted or 0,
@@ -445,7 +446,8 @@ def active_rules(
     return load_config(repo, config_file).apply(RuleSet.builtin())
 
 
-def _threshold(value: str | Confidence | None, cfg: Config) -> Confidence:
+def threshold_of(value: str | Confidence | None, cfg: Config) -> Confidence:
+    """The confidence threshold in effect: the option if given, else the config's, else high."""
     if value is None:
         return cfg.min_confidence or Confidence.HIGH
     if isinstance(value, Confidence):

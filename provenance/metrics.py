@@ -82,7 +82,8 @@ def _label(p: pd.Period, freq: Freq) -> str:
     return str(p)
 
 
-def _dir_of(paths: pd.Series, depth: int) -> pd.Series:
+def dir_of(paths: pd.Series, depth: int) -> pd.Series:
+    """Each path's directory, ``depth`` levels deep; ``(root)`` for top-level files."""
     parts = paths.str.split("/")
 
     def one(xs: list[str]) -> str:
@@ -92,13 +93,15 @@ def _dir_of(paths: pd.Series, depth: int) -> pd.Series:
     return parts.map(one).astype("string")
 
 
-def _ext_of(paths: pd.Series) -> pd.Series:
+def ext_of(paths: pd.Series) -> pd.Series:
+    """Each path's lower-cased extension (``.py``); ``(none)`` without one."""
     base = paths.str.rsplit("/", n=1).str[-1]
     ext = base.str.extract(r"(?<=.)(\.[^.]+)$", expand=False)
     return ext.fillna("(none)").str.lower().astype("string")
 
 
-def _commit_key(commits: pd.DataFrame, by: GroupBy) -> pd.Series:
+def commit_key(commits: pd.DataFrame, by: GroupBy) -> pd.Series:
+    """The group of each commit for a commit-level breakdown (tool, model or author)."""
     cls = commits["class"].astype(str)
     if by is GroupBy.TOOL:
         tool = commits["tool"].astype(str)
@@ -190,12 +193,12 @@ def merged_share(
     if group in (GroupBy.PATH, GroupBy.EXT):
         rows = audit.counted_files.copy()
         rows[group.value] = (
-            _dir_of(rows["path"], depth) if group is GroupBy.PATH else _ext_of(rows["path"])
+            dir_of(rows["path"], depth) if group is GroupBy.PATH else ext_of(rows["path"])
         )
     else:
         rows = commits.copy()
         if group is not None:
-            rows[group.value] = _commit_key(rows, group)
+            rows[group.value] = commit_key(rows, group)
     if f is not None:
         rows["period"] = periods_of(rows["landed_at"], f)
         keys.append("period")
