@@ -218,7 +218,9 @@ def decide(evidence: Sequence[Evidence], min_confidence: Confidence) -> Verdict:
             hint=None,
             scope="suggestion" if all(e.scope == "suggestion" for e in counted) else "commit",
         )
-    hint = max((e.confidence for e in ai), default=None)
+    # Committer-only evidence never counts at any threshold, so it is no hint of what a lower
+    # threshold would count.
+    hint = max((e.confidence for e in ai if e.decisive), default=None)
     bots = [e for e in ev if e.kind is Kind.BOT and e.decisive]
     if any(e.confidence > Confidence.LOW for e in bots):
         # A named bot makes the generic "[bot]" fallback redundant.

@@ -6,6 +6,7 @@ usage, 3 git failed, 4 an output could not be written, 130 interrupted.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -58,7 +59,8 @@ class ProvenanceGroup(click.Group):
             fail("interrupted", EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): stop quietly, as other Unix tools do.
-            sys.stderr.close()
+            # Point stdout at /dev/null so the interpreter's final flush cannot fail too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
         return None
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from provenance.errors import ConfigError
+
 #: Default exclusions, by category. Each category is reported separately.
 DEFAULT_EXCLUDES: Mapping[str, tuple[str, ...]] = {
     "lockfile": (
@@ -119,6 +121,13 @@ def parse_gitattributes(files: Mapping[str, str]) -> list[AttrRule]:
     return rules
 
 
+def _compile_glob(glob: str) -> re.Pattern[str]:
+    try:
+        return re.compile(glob_to_regex(glob))
+    except re.error as exc:
+        raise ConfigError(f"invalid glob {glob!r}: {exc}") from None
+
+
 @dataclass
 class PathFilter:
     """Decides, per path, whether it counts, and if not which category excluded it.
@@ -142,8 +151,10 @@ class PathFilter:
             groups += list(DEFAULT_EXCLUDES.items())
         for category, globs in groups:
             for g in globs:
-                self._compiled.append((category, re.compile(glob_to_regex(g))))
+                self._compiled.append((category, _compile_glob(g)))
         if self.include:
+            for g in self.include:
+                _compile_glob(g)
             self._include = re.compile("|".join(f"(?:{glob_to_regex(g)})" for g in self.include))
 
     def category(self, path: str) -> str:

@@ -324,7 +324,7 @@ class Hints:
         if not self.total:
             return ""
         levels = "/".join(k for k, v in self.counts.items() if v)
-        lower = next(k for k in ("medium", "low") if self.counts.get(k))
+        lower = next((k for k in ("medium", "low") if self.counts.get(k)), "low")
         noun = "commit carries" if self.total == 1 else "commits carry"
         return (
             f"a further {self.total:,} {noun} {levels}-confidence AI hints; "

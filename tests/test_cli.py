@@ -218,3 +218,17 @@ def test_non_utf8_messages_counted(run: Run, tmp_path: Path) -> None:
     b.commit(b"Invalid \xff\xfe bytes\n", {"b.txt": lines(2)}, date="2025-01-02T00:00:00+00:00")
     rows = list(csv.DictReader(io.StringIO(ok(run(["commits", b.path])))))
     assert sorted(int(r["added"]) for r in rows) == [2, 3]
+
+
+def test_invalid_glob_is_one_line(run: Run, core_repo: Built) -> None:
+    msg = one_line_error(run(["report", core_repo.path, "--exclude", "[z-a]"]), 2)
+    assert "invalid glob '[z-a]'" in msg
+
+
+def test_broken_pipe_exits_quietly(core_repo: Built) -> None:
+    proc = subprocess.run(
+        f"set -o pipefail; {sys.executable} -m provenance commits {core_repo.path} | head -1",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.stdout.startswith("sha,")
+    assert "Traceback" not in proc.stderr

@@ -184,3 +184,9 @@ def test_prepending_text_keeps_trailer_rules_firing(ex: dict[str, Any], prefix: 
         return
     shifted = dict(ex, message="Subject\n\n" + prefix.replace("\r", "") + "\n\n" + ex["message"])
     assert ex["rule"] in fired(shifted)
+
+
+def test_committer_only_evidence_is_not_a_hint() -> None:
+    v = verdict("Refactor\n", author_name="Jane Doe", author_email="jane@example.com",
+                committer_name="Jane Doe (aider)", committer_email="jane@example.com")  # fmt: skip
+    assert v.hint is None
