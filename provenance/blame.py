@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import sqlite3
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -252,13 +253,14 @@ def parse_incremental(chunks: Iterable[bytes]) -> BlameCounts:
 def blame_file(
     repo: Repository, rev: str, path: str, options: BlameOptions, *,
     start: str | None = None, ignore_file: str | None = None,
+    started: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> BlameCounts:  # fmt: skip
     """Blame one file at ``rev`` (``start..rev`` for a window) with one git process."""
     args = [*_BLAME_FIXED, *options.git_args]
     if ignore_file is not None:
         args.append(f"--ignore-revs-file={ignore_file}")
     args += [f"{start}..{rev}" if start else rev, "--", path]
-    return parse_incremental(repo.stream(args))
+    return parse_incremental(repo.stream(args, started=started))
 
 
 class BlameCache:
@@ -858,18 +860,28 @@ def _blame_all(
     # Big files first, so one long blame does not start last and leave the other workers idle.
     order = sorted(todo, key=lambda j: -(j.file.lines or 0))
     pool = ThreadPoolExecutor(max_workers=min(resolve_jobs(jobs), len(order)))
+    procs: list[subprocess.Popen[bytes]] = []
+    finished = False
     try:
         futures: dict[Future[BlameCounts], _Job] = {
             pool.submit(blame_file, repo, windows[j.window].rev, j.file.path, options,
-                        start=windows[j.window].start, ignore_file=ignore_file): j
+                        start=windows[j.window].start, ignore_file=ignore_file,
+                        started=procs.append): j
             for j in order
         }  # fmt: skip
         for fut in as_completed(futures):
             out[futures[fut].key] = fut.result()
             if progress is not None:
                 progress(len(out))
+        finished = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+        if not finished:
+            # Interrupted or failed: kill the running blames rather than wait for them.
+            for proc in list(procs):
+                if proc.poll() is None:
+                    proc.kill()
+        pool.shutdown(wait=True)
 
 
 def surviving_share(

@@ -265,14 +265,21 @@ class Repository:
             self._raise(args, proc.returncode, _decode(proc.stderr))
         return proc.stdout
 
-    def stream(self, args: Sequence[str], *, stdin: bytes | None = None) -> Iterator[bytes]:
+    def stream(
+        self,
+        args: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        started: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    ) -> Iterator[bytes]:
         """Yield git's stdout in chunks; raise :class:`GitError` if git fails or dies.
 
         The exit status is checked only after stdout is drained, so a git killed mid-stream
         (signal, OOM) is reported as an error, never as a short history. Closing the generator
-        early (or Ctrl-C) kills the child.
+        early (or Ctrl-C) kills the child. ``started`` receives the child process, so another
+        thread can kill it.
         """
-        yield from self._stream(args, stdin=stdin)
+        yield from self._stream(args, stdin=stdin, started=started)
 
     def _stream(
         self,

@@ -292,7 +292,10 @@ def _alive(pid: int) -> bool:
     return state[state.rindex(")") + 2] != "Z"
 
 
-def test_ctrl_c_exits_130_and_leaves_nothing(linear_repo: Built, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("command", "held"), [("commits", "log"), ("blame", "blame")])
+def test_ctrl_c_exits_130_and_leaves_nothing(
+    linear_repo: Built, tmp_path: Path, command: str, held: str
+) -> None:
     # A git that writes its whole output and then holds the pipe open (as a slow git would),
     # so the interrupt deterministically lands mid-stream.
     real = shutil.which("git")
@@ -302,7 +305,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing(linear_repo: Built, tmp_path: Path)
     wrapper = bin_dir / "git"
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'for a in "$@"; do [ "$a" = log ] && {{ \'{real}\' "$@"; exec sleep 60; }}; done\n'
+        f'for a in "$@"; do [ "$a" = {held} ] && {{ \'{real}\' "$@"; exec sleep 60; }}; done\n'
         f"exec '{real}' \"$@\"\n"
     )
     wrapper.chmod(0o755)
@@ -311,7 +314,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing(linear_repo: Built, tmp_path: Path)
     out = work / "out.csv"
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "provenance", "commits", str(linear_repo.path), "--no-cache",
+        [sys.executable, "-m", "provenance", command, str(linear_repo.path), "--no-cache",
          "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work, env=env,
     )  # fmt: skip
