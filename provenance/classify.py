@@ -257,12 +257,11 @@ def classify(
 
 _MERGE_PR = re.compile(r"^Merge pull request #\d+ from [^/\s]+/(?P<branch>\S+)")
 _MERGE_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '(?P<branch>[^']+)'")
-_MERGE_MR = re.compile(r"^Merge branch '(?P<branch>[^']+)' into '[^']+'")
 
 
 def merged_branch(subject: str) -> str | None:
     """The branch a merge commit's subject names, GitHub or plain git style."""
-    for rx in (_MERGE_PR, _MERGE_MR, _MERGE_BRANCH):
+    for rx in (_MERGE_PR, _MERGE_BRANCH):
         m = rx.match(subject)
         if m:
             b = m.group("branch")

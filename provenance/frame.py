@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
@@ -372,10 +372,6 @@ def _frames(
     files["landed_at"] = pd.to_datetime(files["landed_at"], utc=True).astype(DATETIME_DTYPE)
     return commits, files
 
-
-def now_utc() -> datetime:
-    """The current time, UTC (kept here so renderers never read the clock themselves)."""
-    return datetime.now(UTC)
 
 
 def commit_rows(audit: Audit) -> Iterator[dict[str, Any]]:

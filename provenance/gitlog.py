@@ -215,9 +215,8 @@ class Repository:
         self._cwd = str(p)
         out = self.run(["rev-parse", "--is-bare-repository", "--is-inside-git-dir"]).split()
         in_git_dir = out[1:] == ["true"]
-        self.bare = out[:1] == ["true"] or (in_git_dir and repo.working_tree_dir is None)
         top = ""
-        if not (self.bare or in_git_dir):
+        if not (out[:1] == ["true"] or in_git_dir):
             top = self.run(["rev-parse", "--show-toplevel"]).strip()
         self.work_tree = Path(top) if top else None
         self.bare = self.work_tree is None

@@ -255,18 +255,6 @@ def test_cli_report_chart(core_repo: Built, tmp_path: Path, run: Callable[..., R
     assert r.exit_code == 2 and ".png or .svg" in r.stderr
 
 
-def _checks_chart_before_mining() -> bool:
-    import inspect
-
-    from provenance import cli
-
-    return "check_chart_target" in inspect.getsource(cli)
-
-
-@pytest.mark.skipif(
-    not _checks_chart_before_mining(),
-    reason="the early chart check and --by charts are wired in cli.py by the lead",
-)
 def test_cli_chart_fails_early_and_charts_groups_by_month(
     core_repo: Built, tmp_path: Path, run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -415,13 +403,6 @@ def test_blame_chart(example: tuple[Example, Audit], tmp_path: Path) -> None:
     assert b"src" in (tmp_path / "tree.svg").read_bytes()
 
 
-def _blame_has_chart() -> bool:
-    from provenance.cli import cli
-
-    return any(p.name == "chart" for p in cli.commands["blame"].params)
-
-
-@pytest.mark.skipif(not _blame_has_chart(), reason="`blame --chart` is wired by the lead")
 def test_cli_blame_chart(
     example: tuple[Example, Audit], tmp_path: Path, run: Callable[..., Result]
 ) -> None:
