@@ -161,3 +161,26 @@ def test_closing_early_kills_every_git(mixed: Built, monkeypatch: pytest.MonkeyP
 def test_jobs_zero_means_one_per_core() -> None:
     assert gitlog.resolve_jobs(0) == gitlog.cpu_count() >= 1
     assert gitlog.resolve_jobs(3) == 3
+
+
+def test_guided_blocks_cover_in_order_and_shrink() -> None:
+    shas = [f"{i:040x}" for i in range(1000)]
+    blocks = list(gitlog.guided_blocks(shas, 2, 50))
+    assert [s for b in blocks for s in b] == shas
+    sizes = [len(b) for b in blocks]
+    # remaining / (2 * jobs), rounded up: 1000/4 = 250, 750/4 -> 188, 562/4 -> 141, ...
+    assert sizes[:3] == [250, 188, 141]
+    assert sizes == sorted(sizes, reverse=True)
+    assert min(sizes[:-1]) >= 50
+    assert list(gitlog.guided_blocks([], 2, 50)) == []
+
+
+def test_early_blocks_then_guided_blocks(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With BLOCK 1 and 2 jobs, the first two of the 12 ids go out alone, then the other ten
+    are split by ceil(remaining / 4): 10 -> 3, 7 -> 2, 5 -> 2, 3 -> 1, 2 -> 1, 1 -> 1."""
+    monkeypatch.setattr(gitlog, "BLOCK", 1)
+    repo = Repository(mixed.path)
+    blocks = list(gitlog._shas(repo, ["main"], (), 2, lambda p: None))
+    expected = repo.run(["rev-list", "main"]).split()
+    assert [s for b in blocks for s in b] == expected
+    assert [len(b) for b in blocks] == [1, 1, 3, 2, 2, 1, 1, 1]
