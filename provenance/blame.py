@@ -44,8 +44,8 @@ from provenance import gitlog
 from provenance.cache import cache_root
 from provenance.classify import (
     CommitClass,
-    CommitInfo,
     Evidence,
+    branch_evidence,
     collect_evidence,
     decide,
     merged_branch,
@@ -380,7 +380,7 @@ def classify_commits(
         ev = collect_evidence(rec, rules, notes_refs=notes.get(rec.sha, ()), cache=memo)
         branch = branches.get(rec.sha)
         if branch:
-            ev += collect_evidence(CommitInfo("", "", ""), rules, branch=branch, cache=memo)
+            ev += branch_evidence(branch, rules, memo)
         v = decide(ev, threshold)
         rows.append((rec.sha, v.cls.value, v.tool, "; ".join(v.models), rec.author))
     return pd.DataFrame(rows, columns=["sha", "class", "tool", "models", "author"])

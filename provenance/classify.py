@@ -135,12 +135,11 @@ def _evidence(rule: Rule, m: re.Match[str]) -> Evidence:
 
 
 def _match_value(rules: RuleSet, fld: Field, value: str) -> list[Evidence]:
-    found = []
-    for rule in rules.index[fld].candidates(value):
-        m = rule.regex.search(value)
-        if m is not None:
-            found.append(_evidence(rule, m))
-    return found
+    index = rules.index[fld]
+    if fld is Field.TRAILER:
+        found = ((r, r.regex.search(value)) for r in index.trailer_candidates(value))
+        return [_evidence(r, m) for r, m in found if m is not None]
+    return [_evidence(r, m) for r, m in index.matches(value)]
 
 
 def collect_evidence(
@@ -194,6 +193,22 @@ def collect_evidence(
     if len(found) > 1:
         found.sort(key=lambda e: rules.order[e.rule_id])
     return found
+
+
+def branch_evidence(
+    branch: str, rules: RuleSet, cache: dict[tuple[Field, str], list[Evidence]] | None = None
+) -> list[Evidence]:
+    """The evidence of the branch rules alone for a merged branch name (memoised in
+    ``cache`` like :func:`collect_evidence`)."""
+    if not branch or not rules.by_field[Field.BRANCH]:
+        return []
+    if cache is None:
+        return _match_value(rules, Field.BRANCH, branch)
+    key = (Field.BRANCH, branch)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = _match_value(rules, Field.BRANCH, branch)
+    return hit
 
 
 def _unique(items: Sequence[str | None]) -> tuple[str, ...]:

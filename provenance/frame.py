@@ -21,6 +21,7 @@ from provenance.classify import (
     CommitClass,
     Evidence,
     Verdict,
+    branch_evidence,
     collect_evidence,
     decide,
     merged_branch,
@@ -236,7 +237,7 @@ def audit(
     for sha, ev in zip(cols.sha, cols.evidence, strict=True):
         b = branch_of.get(landed.get(sha, ""))
         if b:
-            ev = ev + collect_evidence(_BranchOnly(), ruleset, branch=b, cache=ev_cache)
+            ev = ev + branch_evidence(b, ruleset, ev_cache)
         verdicts.append(decide(ev, threshold))
     cols.evidence.clear()
 
@@ -283,12 +284,6 @@ def _shallow_boundary(repo: Repository) -> frozenset[str]:
     except OSError:
         return frozenset()
     return frozenset(text.split())
-
-
-class _BranchOnly:
-    """Empty commit metadata: used to match branch rules alone."""
-
-    author_name = author_email = committer_name = committer_email = message = ""
 
 
 def _frames(

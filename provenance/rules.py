@@ -7,6 +7,7 @@ tool, of this kind (``ai`` or ``bot``), with this confidence. The shipped catalo
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -135,6 +136,12 @@ _MIN_LITERAL = 3  # shorter literals are too common to be worth checking
 Gate = tuple[frozenset[str], ...]
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse(pattern: str) -> Any:
+    """The parsed form of ``pattern`` (shared by the three analyses below; read only)."""
+    return _P.parse(pattern)
+
+
 def _best(cands: list[frozenset[str]]) -> frozenset[str] | None:
     good = [c for c in cands if c]
     if not good:
@@ -183,7 +190,7 @@ def required_literals(pattern: str) -> Gate:
     Empty when nothing useful can be derived (the rule then always runs its regex).
     """
     try:
-        parsed = _P.parse(pattern)
+        parsed = _parse(pattern)
     except (re.error, RecursionError, AttributeError):
         return ()
     out: list[frozenset[str]] = []
@@ -209,24 +216,173 @@ def required_literals(pattern: str) -> Gate:
 _SPECIAL = frozenset("\u017f\u212a\u0130\u0131")
 
 
+def _special(value: str) -> bool:
+    """True if ``value`` holds a character that defeats the lower-case literal tests."""
+    return not value.isascii() and any(c in value for c in _SPECIAL)
+
+
 def passes(gate: Gate, value: str, low: str) -> bool:
     """False only if no match of the gated pattern can occur in ``value`` (``low`` is
     ``value.lower()``)."""
     if not gate:
         return True
-    if not value.isascii() and not _SPECIAL.isdisjoint(value):
+    if _special(value):
         return True
     return all(any(g in low for g in alts) for alts in gate)
 
 
+_MAX_KEYS = 256
+_SPACE = [(_C.IN, [(_C.CATEGORY, _C.CATEGORY_SPACE)])]
+
+
+def _language(items: Any) -> frozenset[str] | None:
+    """Every string a sequence of parsed pattern items can match, if that is a small finite
+    set of plain strings (literals, alternations, optional parts, small character sets)."""
+    out: frozenset[str] = frozenset([""])
+    for op, av in items:
+        part: frozenset[str] | None
+        if op is _C.LITERAL:
+            part = frozenset([chr(av)])
+        elif op is _C.SUBPATTERN:
+            part = _language(av[-1])
+        elif op is _C.BRANCH:
+            parts = [_language(b) for b in av[1]]
+            part = None if any(x is None for x in parts) else frozenset().union(*parts)  # type: ignore[arg-type]
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[1] <= 1:
+            inner = _language(av[2])
+            part = None if inner is None else inner | ({""} if av[0] == 0 else set())
+        elif op is _C.IN and all(o is _C.LITERAL for o, _ in av):
+            part = frozenset(chr(c) for _, c in av)
+        else:
+            return None
+        if part is None:
+            return None
+        out = frozenset(a + b for a in out for b in part)
+        if len(out) > _MAX_KEYS:
+            return None
+    return out
+
+
+def trailer_keys(pattern: str) -> frozenset[str] | None:
+    """The lower-cased trailer keys a ``^Key\\s*:`` pattern can match, or None if the pattern
+    is not anchored to a key drawn from a small finite set.
+
+    A trailer line ``Key : value`` can then only match if ``Key`` (before the first colon,
+    trailing space stripped, lower-cased) is in the set: one dictionary lookup instead of a
+    literal scan per rule.
+    """
+    try:
+        data = list(_parse(pattern).data)
+    except (re.error, RecursionError, AttributeError):
+        return None
+    if not data or data[0] not in ((_C.AT, _C.AT_BEGINNING), (_C.AT, _C.AT_BEGINNING_STRING)):
+        return None
+    colon = next((i for i, item in enumerate(data) if item == (_C.LITERAL, ord(":"))), None)
+    if colon is None:
+        return None
+    key = data[1:colon]
+    if key and key[-1][0] in (_C.MAX_REPEAT, _C.MIN_REPEAT) and key[-1][1][0] == 0 and list(
+        key[-1][1][2]
+    ) == _SPACE:
+        key = key[:-1]
+    keys = _language(key)
+    if not keys or any(not k or ":" in k or k != k.strip() for k in keys):
+        return None
+    return frozenset(k.lower() for k in keys)
+
+
+_ZERO_WIDTH = (_C.AT, _C.ASSERT, _C.ASSERT_NOT)
+
+
+def _starts(items: Any) -> frozenset[str] | None:
+    """Lower-case literals one of which every match of ``items`` begins with, or None."""
+    items = list(items)
+    i = 0
+    while i < len(items) and items[i][0] in _ZERO_WIDTH:
+        i += 1
+    if i == len(items):
+        return None
+    op, av = items[i]
+    if op is _C.LITERAL:
+        run = []
+        for op2, av2 in items[i:]:
+            if op2 is not _C.LITERAL or not chr(av2).isascii():
+                break
+            run.append(chr(av2))
+        return frozenset(["".join(run).lower()]) if run else None
+    if op is _C.SUBPATTERN:
+        return _starts(av[-1])
+    if op is _C.BRANCH:
+        parts = [_starts(b) for b in av[1]]
+        if any(p is None for p in parts):
+            return None
+        return frozenset().union(*parts)  # type: ignore[arg-type]
+    return None
+
+
+def start_literals(pattern: str) -> frozenset[str] | None:
+    """Lower-case strings of at least three characters one of which every match of
+    ``pattern`` starts with (after zero-width assertions), or None.
+
+    For such a pattern, ``search`` is the first successful ``match`` at the positions where
+    one of these strings occurs in the lower-cased value: a handful of ``match`` calls instead
+    of a regex attempt at every position of a long message.
+    """
+    try:
+        starts = _starts(_parse(pattern).data)
+    except (re.error, RecursionError, AttributeError):
+        return None
+    if not starts or min(map(len, starts)) < _MIN_LITERAL:
+        return None
+    return starts
+
+
+def search_from(regex: re.Pattern[str], value: str, low: str,
+                starts: frozenset[str]) -> re.Match[str] | None:  # fmt: skip
+    """``regex.search(value)`` for a pattern whose matches start with one of ``starts``
+    (``low`` is ``value.lower()``, of the same length)."""
+    positions: set[int] = set()
+    for lit in starts:
+        p = low.find(lit)
+        while p != -1:
+            positions.add(p)
+            p = low.find(lit, p + 1)
+    for p in sorted(positions):
+        m = regex.match(value, p)
+        if m is not None:
+            return m
+    return None
+
+
+def _roots(literals: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """For each literal, the shortest-first literals of the set that it contains (its roots):
+    a literal can only be present where one of its roots is."""
+    lits = sorted(set(literals), key=lambda x: (len(x), x))
+    roots = [lit for i, lit in enumerate(lits) if not any(r in lit for r in lits[:i])]
+    return {lit: tuple(r for r in roots if r in lit) for lit in lits}
+
+
 @dataclass(frozen=True)
 class FieldIndex:
-    """The rules of one field, arranged so that most values rule them all out cheaply."""
+    """The rules of one field, arranged so that most values rule them all out cheaply.
+
+    Each rule is filed under one *anchor* set of its gate (the one with the fewest
+    alternatives); the anchors are reduced to *roots* (no root contains another), so a value
+    costs one substring search per root. Only rules whose anchor root occurs get their full
+    gate checked, and only rules passing it run their regex. Trailer rules anchored to a key
+    (``^Co-authored-by\\s*:``) are looked up by the line's key instead.
+    """
 
     rules: tuple[Rule, ...]
     gates: tuple[Gate, ...]
     literals: tuple[str, ...]
     always: tuple[Rule, ...]
+    roots: tuple[str, ...] = ()
+    by_root: Mapping[str, tuple[int, ...]] = dc_field(default_factory=dict)
+    by_key: Mapping[str, tuple[int, ...]] = dc_field(default_factory=dict)
+    keyless: tuple[int, ...] = ()
+    always_idx: tuple[int, ...] = ()
+    starts: tuple[frozenset[str] | None, ...] = ()
 
     @classmethod
     def build(cls, rules: tuple[Rule, ...], gates: Mapping[str, Gate]) -> FieldIndex:
@@ -234,24 +390,78 @@ class FieldIndex:
         gs = tuple(gates[r.id] for r in rules)
         lits = sorted({lit for g in gs for alts in g for lit in alts})
         always = tuple(r for r, g in zip(rules, gs, strict=True) if not g)
-        return cls(rules, gs, tuple(lits), always)
+        anchors = {
+            i: min(g, key=lambda alts: (len(alts), -min(map(len, alts)), sorted(alts)))
+            for i, g in enumerate(gs)
+            if g
+        }
+        root_of = _roots(lit for alts in anchors.values() for lit in alts)
+        by_root: dict[str, list[int]] = {}
+        for i, alts in anchors.items():
+            for root in sorted({r for lit in alts for r in root_of[lit]}):
+                by_root.setdefault(root, []).append(i)
+        by_key: dict[str, list[int]] = {}
+        keyless: list[int] = []
+        for i, r in enumerate(rules):
+            keys = trailer_keys(r.pattern) if r.field is Field.TRAILER else None
+            if keys is None:
+                keyless.append(i)
+            for k in keys or ():
+                by_key.setdefault(k, []).append(i)
+        return cls(
+            rules, gs, tuple(lits), always,
+            roots=tuple(sorted(by_root, key=lambda x: (len(x), x))),
+            by_root={k: tuple(v) for k, v in by_root.items()},
+            by_key={k: tuple(v) for k, v in by_key.items()},
+            keyless=tuple(keyless),
+            always_idx=tuple(i for i, g in enumerate(gs) if not g),
+            starts=tuple(start_literals(r.pattern) for r in rules),
+        )  # fmt: skip
+
+    def _gated(self, low: str) -> list[int]:
+        hit: set[int] | None = None
+        for root in self.roots:
+            if root in low:
+                if hit is None:
+                    hit = set(self.always_idx)
+                hit.update(self.by_root[root])
+        if hit is None:
+            return list(self.always_idx)
+        gates = self.gates
+        return [i for i in sorted(hit) if all(any(g in low for g in a) for a in gates[i])]
 
     def candidates(self, value: str) -> tuple[Rule, ...]:
-        """The rules whose pattern may match ``value``: every literal test is one substring
-        search of the lower-cased value, done once per literal, not once per rule."""
-        if len(self.always) == len(self.rules):
+        """The rules whose pattern may match ``value``."""
+        if _special(value):
             return self.rules
-        if not value.isascii() and not _SPECIAL.isdisjoint(value):
-            return self.rules
+        return tuple(self.rules[i] for i in self._gated(value.lower()))
+
+    def matches(self, value: str) -> list[tuple[Rule, re.Match[str]]]:
+        """Every rule of this field that matches ``value``, with its match, in rule order."""
+        rules = self.rules
+        if _special(value):
+            found = ((r, r.regex.search(value)) for r in rules)
+            return [(r, m) for r, m in found if m is not None]
         low = value.lower()
-        present = {lit for lit in self.literals if lit in low}
-        if not present:
-            return self.always
-        return tuple(
-            r
-            for r, g in zip(self.rules, self.gates, strict=True)
-            if all(not alts.isdisjoint(present) for alts in g)
-        )
+        out = []
+        for i in self._gated(low):
+            starts = self.starts[i]
+            rx = rules[i].regex
+            m = search_from(rx, value, low, starts) if starts else rx.search(value)
+            if m is not None:
+                out.append((rules[i], m))
+        return out
+
+    def trailer_candidates(self, line: str) -> tuple[Rule, ...]:
+        """The rules whose pattern may match the trailer line ``line`` (``Key: value``)."""
+        key = line.split(":", 1)[0].rstrip().lower()
+        idx = self.by_key.get(key, ())
+        if self.keyless:
+            idx = tuple(sorted((*idx, *self.keyless)))
+        if not idx:
+            return ()
+        low = line.lower()
+        return tuple(self.rules[i] for i in idx if passes(self.gates[i], line, low))
 
 
 @dataclass(frozen=True)
