@@ -28,7 +28,7 @@ from provenance.render import (
     explanation_json,
     explanation_text,
     open_output,
-    write_rows,
+    write_frame,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -220,7 +220,7 @@ def commits(**kw: Any) -> None:
     """One row per counted commit: landing, identity, class, tools, evidence and line counts."""
     a = _audit(kw)
     with open_output(kw["output"], sys.stdout) as out:
-        write_rows(out, audit_mod.COMMIT_COLUMNS, audit_mod.commit_rows(a), RowFormat(kw["fmt"]))
+        write_frame(out, audit_mod.commit_table(a), RowFormat(kw["fmt"]))
 
 
 @cli.command()

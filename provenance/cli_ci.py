@@ -19,7 +19,7 @@ from provenance.check import CheckResult, Policies, evaluate, parse_share, polic
 from provenance.cli import _audit, cli, history_options
 from provenance.config import load_config
 from provenance.errors import EXIT_CHECK_FAILED, ConfigError
-from provenance.frame import COMMIT_COLUMNS, Audit, commit_rows
+from provenance.frame import Audit, commit_table
 from provenance.github import (
     annotation,
     failure_annotations,
@@ -32,7 +32,7 @@ from provenance.github import (
     write_step_summary,
 )
 from provenance.gitlog import Repository
-from provenance.render import RowFormat, fmt_share, open_output, plain, write_rows
+from provenance.render import RowFormat, fmt_share, open_output, plain, write_frame
 
 
 def _share(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -153,7 +153,7 @@ def check(**kw: Any) -> None:
     github = github_mode(kw["github"])
     if kw["output"]:
         with open_output(kw["output"], sys.stdout) as out:
-            write_rows(out, COMMIT_COLUMNS, commit_rows(a), RowFormat(kw["fmt"] or "csv"))
+            write_frame(out, commit_table(a), RowFormat(kw["fmt"] or "csv"))
     if github or kw["summary_file"]:
         branch = _audit({**kw, "range_": None, "rev": a.rev}) if a.base else None
         summ = summarize(result, a, branch)

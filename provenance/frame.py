@@ -369,11 +369,17 @@ def _frames(
 
 
 
+def commit_table(audit: Audit) -> pd.DataFrame:
+    """The ``commits`` listing as a frame: the :data:`COMMIT_COLUMNS` of every counted commit,
+    in landing order (then authored date, then id)."""
+    c = audit.commits.sort_values(["landed_at", "authored_at", "sha"], kind="stable")
+    return c[list(COMMIT_COLUMNS)].reset_index(drop=True)
+
+
 def commit_rows(audit: Audit) -> Iterator[dict[str, Any]]:
     """The ``commits`` listing, one dict per counted commit, produced lazily in landing order."""
-    c = audit.commits.sort_values(["landed_at", "authored_at", "sha"], kind="stable")
     cols = list(COMMIT_COLUMNS)
-    for rec in c[cols].itertuples(index=False, name=None):
+    for rec in commit_table(audit).itertuples(index=False, name=None):
         yield dict(zip(cols, rec, strict=True))
 
 
