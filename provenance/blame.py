@@ -53,7 +53,7 @@ from provenance.classify import (
 from provenance.config import load_config
 from provenance.errors import ConfigError, GitError
 from provenance.exclusions import PathFilter
-from provenance.frame import Audit, read_attributes, threshold_of
+from provenance.frame import Audit, notes_of, read_attributes, threshold_of
 from provenance.gitlog import CommitRecord, Repository, resolve_jobs
 from provenance.landing import landing_commits
 from provenance.metrics import CAVEAT, ExcludedSummary, GroupBy, commit_key, dir_of, ext_of
@@ -372,7 +372,7 @@ def classify_commits(
 ) -> pd.DataFrame:  # fmt: skip
     """Classify the listed commits as ``report`` does: one row per commit with ``sha``,
     ``class``, ``tool``, ``models`` and ``author`` (after ``.mailmap``)."""
-    notes = repo.notes_index() if rules.by_field[Field.NOTES_REF] else {}
+    notes = notes_of(repo, rules)
     branches = _merged_branches(repo, tip) if rules.by_field[Field.BRANCH] else {}
     memo: dict[tuple[Field, str], list[Evidence]] = {}
     rows = []

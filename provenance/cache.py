@@ -350,3 +350,75 @@ def cached_history(
         store.publish(tip, count, [*keep, segment])
     except OSError:
         writer.abort()
+
+
+#: Bump whenever the layout of a stored audit memo changes.
+AUDIT_FORMAT = 1
+_KEEP_MEMOS = 3
+
+
+class AuditMemo:
+    """Classified history memos: for a tip, everything :func:`provenance.audit` derives from
+    the commits reachable from it before any per-run setting applies (landing inputs,
+    identities, line counts per file, evidence of every rule except notes).
+
+    Stored as ``audit-<rules-key>-<tip>.bin`` next to the record segments (so under the same
+    options key), as one CRC-checked frame of marshalled lists. ``rules_key`` hashes the rule
+    set, so another configuration never reads a memo it did not write. A run at tip T uses the
+    memo of T, or of an ancestor of T plus the commits mined since; the memo of T is then
+    written. Writes are atomic renames; anything unreadable is a miss.
+    """
+
+    def __init__(self, repo: Repository, renames: bool, rules_key: str,
+                 root: Path | None = None) -> None:  # fmt: skip
+        self.repo = repo
+        self.store = Store(repo, renames, root)
+        self.prefix = f"audit-{AUDIT_FORMAT}-{rules_key}-"
+
+    def _path(self, tip: str) -> Path:
+        return self.store.dir / f"{self.prefix}{tip}.bin"
+
+    def _candidates(self) -> list[Path]:
+        try:
+            found = [(p.stat().st_mtime, p) for p in self.store.dir.glob(f"{self.prefix}*.bin")]
+        except OSError:
+            return []
+        return [p for _, p in sorted(found, reverse=True)]
+
+    def find(self, tip: str) -> tuple[str, dict[str, Any]] | None:
+        """The memo of ``tip``, or of the newest ancestor of it that has one."""
+        exact = self._path(tip)
+        others = [p for p in self._candidates() if p != exact][:_KEEP_MEMOS]
+        for p in [exact, *others]:
+            memo_tip = p.name[len(self.prefix) : -len(".bin")]
+            if p != exact and not self.repo.is_ancestor(memo_tip, tip):
+                continue
+            data = _load_frame(p)
+            if isinstance(data, dict) and data.get("tip") == memo_tip:
+                return memo_tip, data
+        return None
+
+    def save(self, tip: str, data: dict[str, Any]) -> None:
+        """Write the memo of ``tip`` (best effort: a read-only cache directory is skipped)."""
+        try:
+            payload = marshal.dumps({**data, "tip": tip})
+            self.store.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _atomic_write(self._path(tip), _FRAME.pack(len(payload), zlib.crc32(payload)) + payload)
+            for old in self._candidates()[_KEEP_MEMOS:]:
+                old.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            return
+
+
+def _load_frame(path: Path) -> Any:
+    data = _read(path)
+    if len(data) < _FRAME.size:
+        return None
+    length, crc = _FRAME.unpack_from(data, 0)
+    payload = memoryview(data)[_FRAME.size :]
+    if len(payload) != length or zlib.crc32(payload) != crc:
+        return None
+    try:
+        return marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None

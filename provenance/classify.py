@@ -211,6 +211,29 @@ def branch_evidence(
     return hit
 
 
+def notes_evidence(
+    refs: Sequence[str],
+    rules: RuleSet,
+    cache: dict[tuple[Field, str], list[Evidence]] | None = None,
+) -> list[Evidence]:
+    """The evidence of the notes-ref rules alone for the notes refs holding a commit's note
+    (in rule order, memoised in ``cache`` like :func:`collect_evidence`)."""
+    if not rules.by_field[Field.NOTES_REF]:
+        return []
+    found: list[Evidence] = []
+    for ref in refs:
+        key = (Field.NOTES_REF, ref)
+        hit = None if cache is None else cache.get(key)
+        if hit is None:
+            hit = _match_value(rules, Field.NOTES_REF, ref)
+            if cache is not None:
+                cache[key] = hit
+        found.extend(hit)
+    if len(found) > 1:
+        found.sort(key=lambda e: rules.order[e.rule_id])
+    return found
+
+
 def _unique(items: Sequence[str | None]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in items if i))
 

@@ -7,6 +7,7 @@ landing pass runs once over the parent map; then two DataFrames are built column
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from provenance.classify import (
     collect_evidence,
     decide,
     merged_branch,
+    notes_evidence,
 )
 from provenance.config import Config, load_config
 from provenance.errors import ConfigError
@@ -38,7 +40,7 @@ from provenance.gitlog import (
     iter_history,
 )
 from provenance.landing import landing_commits
-from provenance.rules import Confidence, Field, RuleSet
+from provenance.rules import Confidence, Field, Kind, RuleSet
 
 CLASSES = [c.value for c in CommitClass]
 CONFIDENCES = [c.label for c in Confidence]
@@ -120,6 +122,113 @@ class _Columns:
     f_binary: list[bool] = field(default_factory=list)
 
 
+_HUMAN: Final = decide((), Confidence.HIGH)
+_EV_FIELDS = ("rule_id", "tool", "kind", "field", "confidence", "matched", "model", "scope",
+              "decisive")  # fmt: skip
+
+
+@dataclass
+class _History:
+    """Everything the frames need from the mined history, before any per-run setting (the
+    threshold, path filters, notes, dates) is applied: what :class:`AuditMemo` stores."""
+
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    committed: dict[str, int] = field(default_factory=dict)
+    merge_subjects: dict[str, str] = field(default_factory=dict)
+    cols: _Columns = field(default_factory=_Columns)
+    merges: int = 0
+    skipped_boundary: int = 0
+
+    def add(self, rec: CommitRecord, rules: RuleSet,
+            ev_cache: dict[tuple[Field, str], list[Evidence]],
+            boundary: frozenset[str]) -> None:  # fmt: skip
+        """Take one mined commit (notes are matched later: they can change without it)."""
+        self.parents[rec.sha] = rec.parents
+        self.committed[rec.sha] = rec.committed_at
+        if rec.is_merge:
+            self.merges += 1
+            self.merge_subjects[rec.sha] = rec.subject
+            return
+        if rec.sha in boundary:
+            self.skipped_boundary += 1
+            return
+        cols = self.cols
+        i = len(cols.sha)
+        cols.sha.append(rec.sha)
+        cols.authored.append(rec.authored_at)
+        cols.author.append(_person(rec.author))
+        cols.email.append(rec.author_mail)
+        cols.subject.append(rec.subject)
+        cols.evidence.append(collect_evidence(rec, rules, cache=ev_cache))
+        for fc in rec.files:
+            cols.f_commit.append(i)
+            cols.f_path.append(fc.path)
+            cols.f_old.append(fc.old_path)
+            cols.f_added.append(fc.added or 0)
+            cols.f_deleted.append(fc.deleted or 0)
+            cols.f_binary.append(fc.binary)
+
+    def to_memo(self) -> dict[str, Any]:
+        """Plain lists, dicts and tuples (marshal-able)."""
+        c = self.cols
+        evidence = {
+            i: [(e.rule_id, e.tool, e.kind.value, e.field.value, int(e.confidence), e.matched,
+                 e.model, e.scope, e.decisive) for e in ev]
+            for i, ev in enumerate(c.evidence)
+            if ev
+        }  # fmt: skip
+        return {
+            "shas": list(self.parents), "parents": list(self.parents.values()),
+            "committed": [self.committed[s] for s in self.parents],
+            "merge_subjects": self.merge_subjects, "merges": self.merges,
+            "skipped_boundary": self.skipped_boundary, "sha": c.sha, "authored": c.authored,
+            "author": c.author, "email": c.email, "subject": c.subject, "evidence": evidence,
+            "f_commit": c.f_commit, "f_path": c.f_path, "f_old": c.f_old, "f_added": c.f_added,
+            "f_deleted": c.f_deleted, "f_binary": c.f_binary,
+        }  # fmt: skip
+
+    @classmethod
+    def from_memo(cls, d: dict[str, Any]) -> _History:
+        """The inverse of :meth:`to_memo`."""
+        n = len(d["sha"])
+        evidence: list[list[Evidence]] = [[] for _ in range(n)]
+        for i, rows in d["evidence"].items():
+            evidence[i] = [
+                Evidence(r[0], r[1], Kind(r[2]), Field(r[3]), Confidence(r[4]), *r[5:])
+                for r in rows
+            ]
+        cols = _Columns(
+            sha=d["sha"], authored=d["authored"], author=d["author"], email=d["email"],
+            subject=d["subject"], evidence=evidence, f_commit=d["f_commit"], f_path=d["f_path"],
+            f_old=d["f_old"], f_added=d["f_added"], f_deleted=d["f_deleted"],
+            f_binary=d["f_binary"],
+        )  # fmt: skip
+        return cls(
+            parents=dict(zip(d["shas"], d["parents"], strict=True)),
+            committed=dict(zip(d["shas"], d["committed"], strict=True)),
+            merge_subjects=d["merge_subjects"], cols=cols, merges=d["merges"],
+            skipped_boundary=d["skipped_boundary"],
+        )  # fmt: skip
+
+
+def notes_of(repo: Repository, rules: RuleSet) -> dict[str, tuple[str, ...]]:
+    """The notes refs holding a note for each commit, for the refs some notes rule matches."""
+    if not rules.by_field[Field.NOTES_REF]:
+        return {}
+    return repo.notes_index(lambda ref: bool(notes_evidence([ref], rules)))
+
+
+def ruleset_key(rules: RuleSet) -> str:
+    """A hash of everything in ``rules`` that can change a commit's evidence."""
+    h = hashlib.sha256()
+    for r in rules:
+        for part in (r.id, r.tool, r.kind.value, r.field.value, r.pattern, r.confidence.label,
+                     r.scope):  # fmt: skip
+            b = part.encode("utf-8", "surrogateescape")
+            h.update(len(b).to_bytes(8, "little") + b)
+    return h.hexdigest()[:32]
+
+
 #: Git dates are whole seconds; second resolution also covers any date git can store.
 DATETIME_DTYPE: Final = "datetime64[s, UTC]"
 
@@ -180,66 +289,53 @@ def audit(
         attributes=read_attributes(repo, tip),
     )
     t0, t1 = parse_when(since), parse_when(until, end=True)
-    notes = repo.notes_index() if ruleset.by_field[Field.NOTES_REF] else {}
+    notes = notes_of(repo, ruleset)
 
-    parents: dict[str, tuple[str, ...]] = {}
-    committed: dict[str, int] = {}
-    merge_subjects: dict[str, str] = {}
-    cols = _Columns()
-    ev_cache: dict[tuple[Field, str], list[Evidence]] = {}
-    merges = 0
     # In a shallow clone, git diffs a commit whose parents were not fetched against the empty
     # tree, as if it added every file: such boundary commits are dated but not counted.
     boundary = _shallow_boundary(repo) if shallow is not None else frozenset()
-    skipped_boundary = 0
-    rec: CommitRecord
-    stream = iter_history(
-        repo, tip, exclude=[base_sha] if base_sha else (), renames=renames, jobs=jobs, cache=cache
-    )
-    for n, rec in enumerate(stream, 1):
-        if progress is not None:
-            progress(n)
-        parents[rec.sha] = rec.parents
-        committed[rec.sha] = rec.committed_at
-        if rec.is_merge:
-            merges += 1
-            merge_subjects[rec.sha] = rec.subject
-            continue
-        if rec.sha in boundary:
-            skipped_boundary += 1
-            continue
-        i = len(cols.sha)
-        cols.sha.append(rec.sha)
-        cols.authored.append(rec.authored_at)
-        cols.author.append(_person(rec.author))
-        cols.email.append(rec.author_mail)
-        cols.subject.append(rec.subject)
-        cols.evidence.append(
-            collect_evidence(rec, ruleset, notes_refs=notes.get(rec.sha, ()), cache=ev_cache)
-        )
-        for fc in rec.files:
-            cols.f_commit.append(i)
-            cols.f_path.append(fc.path)
-            cols.f_old.append(fc.old_path)
-            cols.f_added.append(fc.added or 0)
-            cols.f_deleted.append(fc.deleted or 0)
-            cols.f_binary.append(fc.binary)
+    ev_cache: dict[tuple[Field, str], list[Evidence]] = {}
+    hist, memo, memo_tip = _History(), None, None
+    if cache and not base_sha:
+        from provenance.cache import AuditMemo
+
+        memo = AuditMemo(repo, renames, ruleset_key(ruleset))
+        found = memo.find(tip)
+        if found is not None:
+            memo_tip, hist = found[0], _History.from_memo(found[1])
+    if memo_tip != tip:
+        if memo_tip is not None:
+            since_memo: Sequence[str] = [memo_tip]
+        else:
+            since_memo = [base_sha] if base_sha else ()
+        stream = iter_history(repo, tip, exclude=since_memo, renames=renames, jobs=jobs,
+                              cache=cache and memo_tip is None)  # fmt: skip
+        for n, rec in enumerate(stream, 1):
+            if progress is not None:
+                progress(n)
+            hist.add(rec, ruleset, ev_cache, boundary)
+        if memo is not None:
+            memo.save(tip, hist.to_memo())
+    cols, parents, committed = hist.cols, hist.parents, hist.committed
 
     landed = landing_commits(tip, parents)
-    branch_rules = bool(ruleset.by_field[Field.BRANCH])
     branch_of: dict[str, str] = {}
-    if branch_rules:
-        for m, subj in merge_subjects.items():
+    if ruleset.by_field[Field.BRANCH]:
+        for m, subj in hist.merge_subjects.items():
             b = merged_branch(subj)
             if b:
                 branch_of[m] = b
     verdicts: list[Verdict] = []
     for sha, ev in zip(cols.sha, cols.evidence, strict=True):
         b = branch_of.get(landed.get(sha, ""))
+        refs = notes.get(sha)
+        if refs:
+            ev = sorted(ev + notes_evidence(refs, ruleset, ev_cache),
+                        key=lambda e: ruleset.order[e.rule_id])  # fmt: skip
         if b:
             ev = ev + branch_evidence(b, ruleset, ev_cache)
-        verdicts.append(decide(ev, threshold))
-    cols.evidence.clear()
+        verdicts.append(decide(ev, threshold) if ev else _HUMAN)
+    merges, skipped_boundary = hist.merges, hist.skipped_boundary
 
     commits, files = _frames(cols, verdicts, landed, committed, pfilter)
     if t0 is not None or t1 is not None:
@@ -343,28 +439,26 @@ def _frames(
         columns=list(COMMIT_COLUMNS),
     )
     take = f_commit
+
+    def spread(col: str) -> Any:
+        return commits[col].array.take(take)
+
     files = pd.DataFrame(
         {
-            "sha": commits["sha"].to_numpy()[take] if n else pd.array([], dtype="string"),
+            "sha": spread("sha"),
             "path": pd.array(cols.f_path, dtype="string"),
             "old_path": pd.array(cols.f_old, dtype="string"),
             "added": f_added,
             "deleted": np.asarray(cols.f_deleted, dtype="int64"),
             "binary": f_binary,
             "excluded": f_excluded,
-            "class": commits["class"].to_numpy()[take] if n else [],
-            "tool": commits["tool"].to_numpy()[take] if n else [],
-            "models": commits["models"].to_numpy()[take] if n else [],
-            "author": commits["author"].to_numpy()[take] if n else [],
-            "landed_at": commits["landed_at"].to_numpy()[take] if n else [],
+            "class": spread("class"),
+            "tool": spread("tool"),
+            "models": spread("models"),
+            "author": spread("author"),
+            "landed_at": spread("landed_at"),
         }
     )
-    files["sha"] = files["sha"].astype("string")
-    files["class"] = pd.Categorical(files["class"], dtype=CLASS_DTYPE)
-    files["tool"] = files["tool"].astype("category")
-    files["models"] = files["models"].astype("string")
-    files["author"] = files["author"].astype("string")
-    files["landed_at"] = pd.to_datetime(files["landed_at"], utc=True).astype(DATETIME_DTYPE)
     return commits, files
 
 
@@ -414,7 +508,7 @@ def explain(
     cfg = load_config(repo, config_file)
     ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
     threshold = threshold_of(min_confidence, cfg)
-    notes = repo.notes_index() if ruleset.by_field[Field.NOTES_REF] else {}
+    notes = notes_of(repo, ruleset)
     rec = next(iter_commits_listed(repo, [full]))
     verdict = decide(collect_evidence(rec, ruleset, notes_refs=notes.get(full, ())), threshold)
     pfilter = PathFilter(

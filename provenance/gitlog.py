@@ -370,11 +370,19 @@ class Repository:
             )
         return depth
 
-    def notes_index(self) -> dict[str, tuple[str, ...]]:
-        """For each commit that has a git note in any notes ref, the refs that hold one."""
+    def notes_index(
+        self, wanted: Callable[[str], bool] | None = None
+    ) -> dict[str, tuple[str, ...]]:
+        """For each commit that has a git note in a notes ref, the refs that hold one.
+
+        ``wanted`` picks the refs worth listing (by name); listing a big notes ref such as
+        git.git's ``refs/notes/amlog`` costs a tenth of a second.
+        """
         refs = self.run(["for-each-ref", "--format=%(refname)", "refs/notes/"]).split()
         index: dict[str, list[str]] = {}
         for ref in refs:
+            if wanted is not None and not wanted(ref):
+                continue
             for line in self.run(["notes", "--ref", ref, "list"], check=False).splitlines():
                 parts = line.split()
                 if len(parts) == 2:

@@ -1,0 +1,165 @@
+"""The classified-history memo behind ``--cache``: same frames as an uncached run, always.
+
+Each test compares ``audit(cache=True)`` with ``audit(cache=False)`` frame for frame, and
+records what the memo made the run mine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from fixtures.builder import BOB, RepoBuilder, lines
+from provenance import frame as frame_mod
+from provenance.frame import Audit, audit
+from provenance.rules import RuleSet
+
+WHO = {
+    f"GIT_{role}_{key}": value
+    for role in ("AUTHOR", "COMMITTER")
+    for key, value in (("NAME", "A"), ("EMAIL", "a@example.com"),
+                       ("DATE", "2025-07-01T00:00:00+00:00"))
+}  # fmt: skip
+CLAUDE = "\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>\n"
+
+
+def build(path: Path) -> RepoBuilder:
+    """Five commits: a rename on a merged claude/ branch, a human, a merge and a bot."""
+    b = RepoBuilder(path)
+    b.commit("c0\n", {"a.txt": lines(4)}, date="2025-06-01T09:00:00+00:00")
+    b.branch("claude/feature")
+    b.mv("a.txt", "b.txt")
+    b.commit("Move a\n", {"b.txt": lines(6)}, date="2025-06-02T09:00:00+00:00")
+    b.checkout("main")
+    b.commit("c1\n", {"c.txt": lines(2, "c")}, author=BOB, date="2025-06-03T09:00:00+00:00")
+    b.merge("claude/feature", message="Merge branch 'claude/feature'\n",
+            date="2025-06-04T09:00:00+00:00")  # fmt: skip
+    b.commit("Bump deps\n", {"d.txt": lines(3, "d")},
+             author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
+             date="2025-06-05T09:00:00+00:00")  # fmt: skip
+    return b
+
+
+class Spy:
+    """Records every ``iter_history`` call audit makes: (exclude, cache flag, records)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[tuple[str, ...], bool, int]] = []
+        real = frame_mod.iter_history
+
+        def spy(repo: Any, tip: str, **kw: Any) -> Iterator[Any]:
+            recs = list(real(repo, tip, **kw))
+            self.calls.append((tuple(kw.get("exclude", ())), bool(kw.get("cache")), len(recs)))
+            return iter(recs)
+
+        monkeypatch.setattr(frame_mod, "iter_history", spy)
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def same(a: Audit, b: Audit) -> None:
+    """Same rows (frames come in no guaranteed order, as with parallel mining)."""
+    pd.testing.assert_frame_equal(_sorted(a.commits, ["sha"]), _sorted(b.commits, ["sha"]))
+    pd.testing.assert_frame_equal(_sorted(a.files, ["sha", "path"]),
+                                  _sorted(b.files, ["sha", "path"]))  # fmt: skip
+    assert (a.merges, a.shallow_boundary) == (b.merges, b.shallow_boundary)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RepoBuilder:
+    monkeypatch.setenv("PROVENANCE_CACHE_DIR", str(tmp_path / "cache"))
+    return build(tmp_path / "r")
+
+
+def test_cold_warm_and_one_new_commit(repo: RepoBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = Spy(monkeypatch)
+    cold = audit(repo.path, cache=True, jobs=1)
+    # 5 commits reachable: c0, move, c1, merge, bump; mined once through the record cache.
+    assert spy.calls == [((), True, 5)]
+    same(cold, audit(repo.path, cache=False, jobs=1))
+    assert set(cold.commits["class"]) == {"human", "bot"}
+    # The branch name is matched at run time from the merge subject (a low-confidence rule).
+    low = audit(repo.path, cache=True, jobs=1, min_confidence="low")
+    move = low.commits[low.commits["subject"] == "Move a"].iloc[0]
+    assert (move["class"], move["rules"]) == ("ai", "claude-code.branch")
+
+    spy.calls.clear()
+    warm = audit(repo.path, cache=True, jobs=1)
+    assert spy.calls == []  # the memo of this tip: nothing mined
+    same(warm, cold)
+
+    old_tip = repo.head()
+    repo.commit("c9" + CLAUDE, {"e.txt": lines(2, "e")}, date="2025-06-06T09:00:00+00:00")
+    spy.calls.clear()
+    plus = audit(repo.path, cache=True, jobs=1)
+    assert spy.calls == [((old_tip,), False, 1)]  # only the new commit
+    same(plus, audit(repo.path, cache=False, jobs=1))
+    assert len(plus.commits) == len(cold.commits) + 1
+
+
+def test_settings_applied_per_run(repo: RepoBuilder) -> None:
+    """Threshold, excludes and dates are not part of the memo."""
+    audit(repo.path, cache=True, jobs=1)
+    kw: dict[str, Any] = {"min_confidence": "low", "exclude": ["c.txt"], "since": "2025-06-02"}
+    same(audit(repo.path, cache=True, jobs=1, **kw), audit(repo.path, cache=False, jobs=1, **kw))
+
+
+def test_other_rules_never_read_the_memo(
+    repo: RepoBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit(repo.path, cache=True, jobs=1)
+    fewer = RuleSet.builtin().customised(disable=["claude-code.coauthor.noreply"])
+    spy = Spy(monkeypatch)
+    got = audit(repo.path, cache=True, jobs=1, rules=fewer)
+    assert spy.calls and spy.calls[0][1]  # mined again (from the record cache)
+    same(got, audit(repo.path, cache=False, jobs=1, rules=fewer))
+
+
+def test_notes_added_later_count(repo: RepoBuilder) -> None:
+    audit(repo.path, cache=True, jobs=1)
+    c1 = repo.head("HEAD~1^1")
+    repo.git("notes", "--ref", "refs/notes/whogitit", "add", "-m", "ai: 100%", c1, env=WHO)
+    got = audit(repo.path, cache=True, jobs=1)
+    same(got, audit(repo.path, cache=False, jobs=1))
+    row = got.commits[got.commits["sha"] == c1].iloc[0]
+    assert row["class"] == "ai" and "notes.whogitit" in row["rules"]
+
+
+def test_rewritten_history_and_damaged_memo(
+    repo: RepoBuilder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    audit(repo.path, cache=True, jobs=1)
+    repo.git("commit", "-q", "--amend", "-m", "Bump deps, reworded\n", env=WHO)
+    spy = Spy(monkeypatch)
+    got = audit(repo.path, cache=True, jobs=1)
+    # The old tip is not an ancestor of the new one: its memo is not used.
+    assert all(not exclude for exclude, _, _ in spy.calls)
+    same(got, audit(repo.path, cache=False, jobs=1))
+
+    memos = sorted(Path(tmp_path).rglob("audit-*.bin"))
+    assert memos
+    for m in memos:
+        data = bytearray(m.read_bytes())
+        data[-5] ^= 0xFF
+        m.write_bytes(bytes(data))
+    spy.calls.clear()
+    again = audit(repo.path, cache=True, jobs=1)
+    assert spy.calls  # damaged memos are misses
+    same(again, got)
+
+
+def test_pull_request_ranges_bypass_the_memo(
+    repo: RepoBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = repo.head("HEAD~1")
+    audit(repo.path, cache=True, jobs=1)
+    spy = Spy(monkeypatch)
+    got = audit(repo.path, cache=True, jobs=1, base=base)
+    assert spy.calls == [((base,), True, 1)]
+    same(got, audit(repo.path, cache=False, jobs=1, base=base))
