@@ -143,6 +143,8 @@ class PathFilter:
     attributes: Sequence[AttrRule] = ()
     _compiled: list[tuple[str, re.Pattern[str]]] = field(default_factory=list, init=False)
     _include: re.Pattern[str] | None = field(default=None, init=False)
+    _combined: re.Pattern[str] | None = field(default=None, init=False)
+    _names: list[str] = field(default_factory=list, init=False)
     _cache: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -152,6 +154,12 @@ class PathFilter:
         for category, globs in groups:
             for g in globs:
                 self._compiled.append((category, _compile_glob(g)))
+        # One alternation tried in order finds the same first matching glob as trying each.
+        self._names = [c for c, _ in self._compiled]
+        if self._compiled:
+            self._combined = re.compile(
+                "|".join(f"(?P<g{i}>{rx.pattern})" for i, (_, rx) in enumerate(self._compiled))
+            )
         if self.include:
             for g in self.include:
                 _compile_glob(g)
@@ -173,10 +181,9 @@ class PathFilter:
         if attr_hit:
             result = attr_hit
         else:
-            for category, rx in self._compiled:
-                if rx.match(path):
-                    result = category
-                    break
+            m = self._combined.match(path) if self._combined is not None else None
+            if m is not None and m.lastgroup is not None:
+                result = self._names[int(m.lastgroup[1:])]
         if not result and self._include is not None and not self._include.match(path):
             result = "not-included"
         self._cache[path] = result

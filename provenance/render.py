@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 from provenance.errors import OutputError
@@ -293,17 +294,17 @@ def write_rows(
 def _csv_cells(s: pd.Series) -> list[str]:
     """One column as CSV cells, exactly as :func:`write_rows` writes them, computed column-wise."""
     if isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC":
-        cells = s.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00").astype(object)
-        return [c if isinstance(c, str) else "" for c in cells]
+        naive = s.dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
+        text = np.datetime_as_string(naive, unit="s").tolist()
+        return ["" if t == "NaT" else t + "+00:00" for t in text]
     if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
         return s.astype(str).tolist()
     if isinstance(s.dtype, pd.CategoricalDtype | pd.StringDtype) or s.dtype == object:
         values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
             return [_csv_cell(v) for v in s]
-        t = s.astype("string").fillna("")
-        t = t.where(~t.str.startswith(_FORMULA_START), "'" + t)
-        return t.astype(object).tolist()
+        f = _FORMULA_START
+        return [(("'" + v) if v.startswith(f) else v) if type(v) is str else "" for v in s.tolist()]
     return [_csv_cell(v) for v in s]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from enum import IntEnum, StrEnum
@@ -84,10 +84,17 @@ class Rule:
     scope: str = "commit"
     source: str = ""
     origin: str = "builtin"
-    regex: re.Pattern[str] = dc_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "regex", re.compile(self.pattern))
+        # The shipped catalogue is compiled on first use (tests compile every pattern); any
+        # other rule is checked here so a bad pattern is reported where it was defined.
+        if self.origin != "builtin":
+            re.compile(self.pattern)
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """``pattern`` compiled (memoised by :mod:`re`'s own cache)."""
+        return re.compile(self.pattern)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], origin: str) -> Rule:
@@ -464,6 +471,29 @@ class FieldIndex:
         return tuple(self.rules[i] for i in idx if passes(self.gates[i], line, low))
 
 
+class _LazyIndex(Mapping[Field, FieldIndex]):
+    """Field indexes built when first asked for: a run that finds every commit's evidence in
+    the cache only ever needs the branch and notes ones."""
+
+    def __init__(self, by_field: Mapping[Field, tuple[Rule, ...]]) -> None:
+        self._by_field = by_field
+        self._built: dict[Field, FieldIndex] = {}
+
+    def __getitem__(self, fld: Field) -> FieldIndex:
+        hit = self._built.get(fld)
+        if hit is None:
+            rules = self._by_field[fld]
+            gates = {r.id: required_literals(r.pattern) for r in rules}
+            hit = self._built[fld] = FieldIndex.build(rules, gates)
+        return hit
+
+    def __iter__(self) -> Iterator[Field]:
+        return iter(self._by_field)
+
+    def __len__(self) -> int:
+        return len(self._by_field)
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """An ordered, immutable collection of rules, indexed by field."""
@@ -480,16 +510,19 @@ class RuleSet:
         }
         object.__setattr__(self, "by_field", by_field)
         object.__setattr__(self, "order", {r.id: i for i, r in enumerate(self.rules)})
-        gates = {r.id: required_literals(r.pattern) for r in self.rules}
-        object.__setattr__(self, "gates", gates)
-        object.__setattr__(
-            self, "index", {f: FieldIndex.build(rs, gates) for f, rs in by_field.items()}
-        )
 
     by_field: Mapping[Field, tuple[Rule, ...]] = dc_field(init=False, repr=False, compare=False)
-    gates: Mapping[str, Gate] = dc_field(init=False, repr=False, compare=False)
-    index: Mapping[Field, FieldIndex] = dc_field(init=False, repr=False, compare=False)
     order: Mapping[str, int] = dc_field(init=False, repr=False, compare=False)
+
+    @functools.cached_property
+    def gates(self) -> Mapping[str, Gate]:
+        """The literal gate of each rule, by id (derived on first use)."""
+        return {r.id: required_literals(r.pattern) for r in self.rules}
+
+    @functools.cached_property
+    def index(self) -> Mapping[Field, FieldIndex]:
+        """The :class:`FieldIndex` of each field (each built on first use)."""
+        return _LazyIndex(self.by_field)
 
     def __iter__(self) -> Any:
         return iter(self.rules)
