@@ -9,10 +9,13 @@ process (:mod:`bench.measure`), so the ratios compare medians taken under the sa
 
 - ``floor``: ``git -C REPO log --numstat`` (default format, one process), stdout to /dev/null;
 - ``provenance``: ``python -m provenance commits --format csv --no-cache -q REPO`` (default
-  ``--jobs``), and the same with ``--jobs 1``;
+  ``--jobs``), the same with ``--jobs 1``, and with all defaults (the cache on, starting empty:
+  a first run, which also writes the cache);
 - ``cache, warm``: ``--cache`` with the cache already holding the tip;
 - ``cache, +1 commit``: ``--cache --rev C`` where C is the newest non-merge commit of the
   first-parent chain and the cache holds C's parent (copied fresh before every run);
+- the same two cache variants of ``provenance report`` (the main job: a small table instead
+  of one CSV row per commit);
 - PyDriller (:mod:`bench.pydriller_sample`) on an evenly strided sample, extrapolated;
 - classification alone (:mod:`bench.classify_bench`) over up to 100k commits' metadata.
 
@@ -100,10 +103,10 @@ def measure(argv: list[str], env: dict[str, str], stdout: str = "/dev/null") -> 
     return res
 
 
-def prov(repo: Path, *extra: str) -> list[str]:
-    """The provenance command line measured."""
-    return [sys.executable, "-m", "provenance", "commits", "--format", "csv", "-q", *extra,
-            str(repo)]  # fmt: skip
+def prov(repo: Path, *extra: str, command: str = "commits") -> list[str]:
+    """The provenance command line measured (``commits --format csv`` unless told)."""
+    fmt = ["--format", "csv"] if command == "commits" else []
+    return [sys.executable, "-m", "provenance", command, *fmt, "-q", *extra, str(repo)]
 
 
 def pydriller(repo: Path, sample: int, runs: int, tmp: Path) -> dict[str, float] | None:
@@ -137,19 +140,27 @@ def bench_repo(repo: Path, runs: int, warmup: int, sample: int, tmp: Path,
     one = sh(["git", "-C", str(repo), "rev-list", "--first-parent", "--no-merges", "-n1",
               "HEAD"]).strip()  # fmt: skip
     cdir = tmp / "cache"
-    warm, base, incr = cdir / "warm", cdir / "base", cdir / "incr"
-    env_of = {d: {"PROVENANCE_CACHE_DIR": str(d)} for d in (warm, base, incr)}
+    warm, base, incr, incr2 = cdir / "warm", cdir / "base", cdir / "incr", cdir / "incr2"
+    cold = cdir / "cold"
+    env_of = {d: {"PROVENANCE_CACHE_DIR": str(d)} for d in (warm, base, incr, incr2, cold)}
     variants = [
         Variant("floor: git log --numstat", ["git", "-C", str(repo), "log", "--numstat"]),
-        Variant("provenance (default jobs)", prov(repo, "--no-cache")),
+        Variant("provenance --no-cache (default jobs)", prov(repo, "--no-cache")),
         Variant("provenance --jobs 1", prov(repo, "--no-cache", "--jobs", "1")),
         Variant("provenance --cache, warm", prov(repo, "--cache"), env_of[warm]),
         Variant("provenance --cache, +1 commit", prov(repo, "--cache", "--rev", one),
                 env_of[incr], [["rm", "-rf", str(incr)], ["cp", "-a", str(base), str(incr)]]),
+        Variant("provenance report --cache, warm", prov(repo, "--cache", command="report"),
+                env_of[warm]),
+        Variant("provenance report --cache, +1 commit",
+                prov(repo, "--cache", "--rev", one, command="report"), env_of[incr2],
+                [["rm", "-rf", str(incr2)], ["cp", "-a", str(base), str(incr2)]]),
+        Variant("provenance, all defaults (cache on, empty)", prov(repo), env_of[cold],
+                [["rm", "-rf", str(cold)]]),
     ]  # fmt: skip
     # Fill the caches (untimed) and check that every variant prints the same rows.
     digests = {}
-    for v in variants[1:4]:
+    for v in [*variants[1:4], variants[7]]:
         out = tmp / "out.csv"
         measure(v.argv, v.env, str(out))
         digests[v.name] = hashlib.sha256(out.read_bytes()).hexdigest()

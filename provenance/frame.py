@@ -303,6 +303,8 @@ def audit(
         found = memo.find(tip)
         if found is not None:
             memo_tip, hist = found[0], _History.from_memo(found[1])
+            if progress is not None:
+                progress(len(hist.parents))  # commits known without mining
     if memo_tip != tip:
         if memo_tip is not None:
             since_memo: Sequence[str] = [memo_tip]
@@ -310,7 +312,7 @@ def audit(
             since_memo = [base_sha] if base_sha else ()
         stream = iter_history(repo, tip, exclude=since_memo, renames=renames, jobs=jobs,
                               cache=cache and memo_tip is None)  # fmt: skip
-        for n, rec in enumerate(stream, 1):
+        for n, rec in enumerate(stream, len(hist.parents) + 1):
             if progress is not None:
                 progress(n)
             hist.add(rec, ruleset, ev_cache, boundary)

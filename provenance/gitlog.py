@@ -73,7 +73,7 @@ _CHUNK = 1 << 20
 
 #: Defaults of the CLI's --jobs and --cache options.
 DEFAULT_JOBS = 0
-DEFAULT_CACHE = False
+DEFAULT_CACHE = True
 
 
 def git_env() -> dict[str, str]:

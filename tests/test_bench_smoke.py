@@ -17,8 +17,10 @@ def test_runner_writes_results(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     assert "40 commits" in text
     assert "identical: **yes**" in text
-    for name in ("floor: git log --numstat", "provenance (default jobs)", "provenance --jobs 1",
-                 "provenance --cache, warm", "provenance --cache, +1 commit"):  # fmt: skip
+    for name in ("floor: git log --numstat", "provenance --no-cache (default jobs)",
+                 "provenance --jobs 1", "provenance --cache, warm", "provenance --cache, +1 commit",
+                 "provenance report --cache, warm", "provenance report --cache, +1 commit",
+                 "provenance, all defaults (cache on, empty)"):  # fmt: skip
         assert re.search(rf"\| {re.escape(name)} \| \d+\.\d+ \|", text), name
     assert "PyDriller" in text and "Classification alone" in text
     assert not list(repo.rglob("provenance*")), "the benchmark wrote into the repository"
