@@ -84,17 +84,23 @@ class Rule:
     scope: str = "commit"
     source: str = ""
     origin: str = "builtin"
+    _regex: re.Pattern[str] | None = dc_field(default=None, init=False, repr=False,
+                                               compare=False)  # fmt: skip
 
     def __post_init__(self) -> None:
         # The shipped catalogue is compiled on first use (tests compile every pattern); any
         # other rule is checked here so a bad pattern is reported where it was defined.
         if self.origin != "builtin":
-            re.compile(self.pattern)
+            object.__setattr__(self, "_regex", re.compile(self.pattern))
 
     @property
     def regex(self) -> re.Pattern[str]:
-        """``pattern`` compiled (memoised by :mod:`re`'s own cache)."""
-        return re.compile(self.pattern)
+        """``pattern`` compiled (on first use)."""
+        rx = self._regex
+        if rx is None:
+            rx = re.compile(self.pattern)
+            object.__setattr__(self, "_regex", rx)
+        return rx
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], origin: str) -> Rule:
