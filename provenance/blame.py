@@ -313,7 +313,7 @@ def _history_digest(repo: Repository) -> str:
     """What besides the commits can change blame's answer: replace refs and a shallow boundary."""
     parts = repo.run(["for-each-ref", "--format=%(refname) %(objectname)", "refs/replace/"])
     with suppress(OSError):
-        parts += (repo.git_dir / "shallow").read_text("ascii", errors="replace")
+        parts += (repo.common_dir / "shallow").read_text("ascii", errors="replace")
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 

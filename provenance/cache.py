@@ -96,8 +96,8 @@ def options_key(repo: Repository, renames: bool) -> str:
     parts: list[bytes | str] = [version, str(renames), *DIFF_OPTIONS, *_FIELDS, config]
     parts.append(repo.run(["for-each-ref", "--format=%(refname) %(objectname)",
                            "refs/replace/"], check=False))  # fmt: skip
-    parts += [_read(repo.git_dir / "shallow"), _read(repo.git_dir / "info" / "attributes")]
-    parts.append(_read(repo.git_dir / "info" / "grafts"))
+    parts += [_read(repo.common_dir / "shallow"), _read(repo.common_dir / "info" / "attributes")]
+    parts.append(_read(repo.common_dir / "info" / "grafts"))
     if repo.work_tree is not None:
         parts.append(_read(repo.work_tree / ".mailmap"))
         listed = repo.run_bytes(["ls-files", "-z", "--", ":(glob)**/.gitattributes"])

@@ -378,7 +378,7 @@ def _person(name: str) -> str:
 def _shallow_boundary(repo: Repository) -> frozenset[str]:
     """Commits at the edge of a shallow clone (listed in ``$GIT_DIR/shallow``)."""
     try:
-        text = (repo.git_dir / "shallow").read_text(encoding="ascii", errors="replace")
+        text = (repo.common_dir / "shallow").read_text(encoding="ascii", errors="replace")
     except OSError:
         return frozenset()
     return frozenset(text.split())

@@ -213,8 +213,15 @@ class Repository:
         # Ask git itself whether there is a work tree: GitPython guesses "not bare" for a bare
         # repository without a config file.
         self._cwd = str(p)
-        out = self.run(["rev-parse", "--is-bare-repository", "--is-inside-git-dir"]).split()
+        lines = self.run(
+            ["rev-parse", "--is-bare-repository", "--is-inside-git-dir", "--git-common-dir"]
+        ).splitlines()
+        out = lines[:2]
         in_git_dir = out[1:] == ["true"]
+        # A linked worktree has its own git dir (HEAD, index) but shares the common one, which
+        # holds the objects, refs, ``shallow``, ``info/grafts`` and ``info/attributes``.
+        common = Path(lines[2]) if len(lines) > 2 and lines[2] else self.git_dir
+        self.common_dir = common if common.is_absolute() else Path(self._cwd) / common
         top = ""
         if not (out[:1] == ["true"] or in_git_dir):
             top = self.run(["rev-parse", "--show-toplevel"]).strip()

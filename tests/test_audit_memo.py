@@ -163,3 +163,33 @@ def test_pull_request_ranges_bypass_the_memo(
     got = audit(repo.path, cache=True, jobs=1, base=base)
     assert spy.calls == [((base,), True, 1)]
     same(got, audit(repo.path, cache=False, jobs=1, base=base))
+
+
+def test_linked_worktree_of_a_shallow_clone(
+    repo: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``shallow`` lives in the common git dir, not a linked worktree's own: deepening the
+    clone must change what the cache serves, seen from the worktree too."""
+    import subprocess
+
+    from provenance.gitlog import Repository
+
+    clone, wt = tmp_path / "shallow", tmp_path / "wt"
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", **WHO}
+
+    def git(*args: str, cwd: Path = clone) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+    git("clone", "-q", "--depth", "2", f"file://{repo.path}", str(clone), cwd=tmp_path)
+    git("worktree", "add", "-q", "--detach", str(wt))
+    r = Repository(wt)
+    assert r.common_dir.resolve() == (clone / ".git").resolve()
+    assert r.git_dir.resolve() != r.common_dir.resolve()
+
+    before = audit(wt, cache=True, jobs=1, allow_shallow=True)
+    same(before, audit(wt, cache=False, jobs=1, allow_shallow=True))
+    assert before.shallow_boundary >= 1
+    git("fetch", "-q", "--deepen", "10")
+    after = audit(wt, cache=True, jobs=1, allow_shallow=True)
+    same(after, audit(wt, cache=False, jobs=1, allow_shallow=True))
+    assert after.shallow_boundary == 0 and len(after.commits) > len(before.commits)
