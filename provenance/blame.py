@@ -826,6 +826,14 @@ def _run_blames(
             except (OSError, sqlite3.Error) as exc:
                 notes.append(f"blame cache unavailable ({exc}): blamed without it")
                 store = None
+        if results:
+            stale = _unreachable(repo, {w.rev for w in windows},
+                                 {sha for counts in results.values() for sha, _, _ in counts})
+            if stale:
+                # Blame is keyed by content, so a rewritten (or pruned) history can leave cached
+                # answers naming commits that are no longer in it: blame those files again.
+                results = {k: v for k, v in results.items()
+                           if not any(sha in stale for sha, _, _ in v)}  # fmt: skip
         cached = sum(1 for j in jobs_list if j.key in results)
         todo = list({j.key: j for j in jobs_list if j.key not in results}.values())
         if isinstance(progress, Progress):
@@ -848,6 +856,22 @@ def _run_blames(
                     notes.append(f"blame cache not updated ({exc})")
         results.update(fresh)
     return results, cached
+
+
+def _unreachable(repo: Repository, revs: Iterable[str], shas: set[str]) -> set[str]:
+    """The commits of ``shas`` that are missing or not reachable from any of ``revs``."""
+    if not shas:
+        return set()
+    listed = "".join(f"{s}\n" for s in sorted(shas)).encode("ascii")
+    check = repo.run_bytes(["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                           input=listed).decode("ascii", "replace")  # fmt: skip
+    present = {ln.split()[0] for ln in check.splitlines() if ln.endswith(" commit")}
+    bad = shas - present
+    if present:
+        args = ["rev-list", "--stdin", *(f"^{r}" for r in sorted(set(revs))), "--"]
+        out = repo.run_bytes(args, input="\n".join(sorted(present)).encode("ascii") + b"\n")
+        bad |= present & set(out.decode("ascii", "replace").split())
+    return bad
 
 
 def _blame_all(

@@ -377,3 +377,27 @@ def test_release_table_golden() -> None:
         "| v2 | v1 | 2025-06-05 | 2 | 2 | 4 | 3 | 1 | 0 | 75.0% |",
         "| v3 | v2 | 2025-07-01 | 0 | 0 | 0 | 0 | 0 | 0 | – |",
     ]
+
+
+def test_cached_blame_of_a_rewritten_history_is_not_reused(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    """The same file content reached through a rewritten (then pruned) history: the cached
+    blame names commits that are gone, so the file is blamed again."""
+    from fixtures.builder import RepoBuilder, lines
+
+    b = RepoBuilder(tmp_path / "r")
+    b.commit("Base\n", {"README": "x\n"}, date="2025-03-01T09:00:00+00:00")
+    b.commit("Add f\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n", {"f.txt": lines(5)},
+             date="2025-03-02T09:00:00+00:00")  # fmt: skip
+    first = blame_report(b.path)
+    assert totals(first) == (6, 5, 1, 0)  # f.txt's 5 lines by the Claude commit, README human
+
+    # Rewrite: the same f.txt content, now from a human commit; the old commit is pruned.
+    b.git("reset", "-q", "--hard", "HEAD~1")
+    b.commit("Add f by hand\n", {"f.txt": lines(5)}, date="2025-03-03T09:00:00+00:00")
+    b.git("reflog", "expire", "--expire=now", "--all")
+    b.git("gc", "-q", "--prune=now")
+    again = blame_report(b.path)
+    assert totals(again) == (6, 0, 6, 0)
+    assert (again.blamed, again.cached) == (1, 1)  # README still served from the cache
