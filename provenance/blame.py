@@ -53,7 +53,7 @@ from provenance.classify import (
 from provenance.config import load_config
 from provenance.errors import ConfigError, GitError
 from provenance.exclusions import PathFilter
-from provenance.frame import Audit, notes_of, read_attributes, threshold_of
+from provenance.frame import Audit, notes_of, person, read_attributes, threshold_of
 from provenance.gitlog import CommitRecord, Repository, resolve_jobs
 from provenance.landing import landing_commits
 from provenance.metrics import CAVEAT, ExcludedSummary, GroupBy, commit_key, dir_of, ext_of
@@ -382,7 +382,7 @@ def classify_commits(
         if branch:
             ev += branch_evidence(branch, rules, memo)
         v = decide(ev, threshold)
-        rows.append((rec.sha, v.cls.value, v.tool, "; ".join(v.models), rec.author))
+        rows.append((rec.sha, v.cls.value, v.tool, "; ".join(v.models), person(rec.author)))
     return pd.DataFrame(rows, columns=["sha", "class", "tool", "models", "author"])
 
 

@@ -156,7 +156,7 @@ class _History:
         i = len(cols.sha)
         cols.sha.append(rec.sha)
         cols.authored.append(rec.authored_at)
-        cols.author.append(_person(rec.author))
+        cols.author.append(person(rec.author))
         cols.email.append(rec.author_mail)
         cols.subject.append(rec.subject)
         cols.evidence.append(collect_evidence(rec, rules, cache=ev_cache))
@@ -370,7 +370,7 @@ def audit(
 _AIDER_SUFFIX = re.compile(r"\s+\(aider\)$")
 
 
-def _person(name: str) -> str:
+def person(name: str) -> str:
     """The person behind an author name: aider's ``Name (aider)`` is still Name."""
     return _AIDER_SUFFIX.sub("", name) if name.endswith("(aider)") else name
 

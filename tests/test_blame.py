@@ -401,3 +401,18 @@ def test_cached_blame_of_a_rewritten_history_is_not_reused(
     again = blame_report(b.path)
     assert totals(again) == (6, 0, 6, 0)
     assert (again.blamed, again.cached) == (1, 1)  # README still served from the cache
+
+
+def test_blame_groups_aider_commits_under_the_person(tmp_path: Path, cache_dir: Path) -> None:
+    """As in ``report``, aider's ``Name (aider)`` author is the person ``Name``."""
+    from fixtures.builder import RepoBuilder, lines
+
+    b = RepoBuilder(tmp_path / "r")
+    b.commit("Base\n", {"a.txt": lines(2)}, author=("Jane Doe", "jane@example.com"),
+             date="2025-03-01T09:00:00+00:00")  # fmt: skip
+    b.commit("feat: add b\n", {"b.txt": lines(3)}, author=("Jane Doe (aider)", "jane@example.com"),
+             date="2025-03-02T09:00:00+00:00")  # fmt: skip
+    table = blame_report(b.path, by="author").table.set_index("author")
+    assert table.loc["Jane Doe", "lines"] == 5
+    assert table.loc["Jane Doe", "ai_lines"] == 3
+    assert "Jane Doe (aider)" not in table.index
