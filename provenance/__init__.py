@@ -11,7 +11,7 @@ Library use gives the same numbers as the CLI::
 from provenance.blame import surviving_share
 from provenance.classify import CommitClass, CommitInfo, Evidence, Verdict, classify
 from provenance.errors import ProvenanceError
-from provenance.frame import Audit, Explanation, audit, commit_rows, explain
+from provenance.frame import Audit, Explanation, audit, commit_rows, commit_table, explain
 from provenance.metrics import Report, merged_share, report
 from provenance.rules import Confidence, Rule, RuleSet
 
@@ -30,6 +30,7 @@ __all__ = [
     "audit",
     "classify",
     "commit_rows",
+    "commit_table",
     "explain",
     "merged_share",
     "report",
