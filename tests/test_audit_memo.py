@@ -193,3 +193,20 @@ def test_linked_worktree_of_a_shallow_clone(
     after = audit(wt, cache=True, jobs=1, allow_shallow=True)
     same(after, audit(wt, cache=False, jobs=1, allow_shallow=True))
     assert after.shallow_boundary == 0 and len(after.commits) > len(before.commits)
+
+
+def test_concurrent_runs_agree(repo: RepoBuilder) -> None:
+    """Two runs filling the same cache at once both get the uncached answer, as does a third."""
+    import threading
+
+    expected = audit(repo.path, cache=False, jobs=1)
+    got: list[Audit] = []
+    threads = [threading.Thread(target=lambda: got.append(audit(repo.path, cache=True, jobs=2)))
+               for _ in range(2)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 2
+    for a in [*got, audit(repo.path, cache=True, jobs=1)]:
+        same(a, expected)
