@@ -827,13 +827,19 @@ def _run_blames(
                 notes.append(f"blame cache unavailable ({exc}): blamed without it")
                 store = None
         if results:
-            stale = _unreachable(repo, {w.rev for w in windows},
-                                 {sha for counts in results.values() for sha, _, _ in counts})
-            if stale:
-                # Blame is keyed by content, so a rewritten (or pruned) history can leave cached
-                # answers naming commits that are no longer in it: blame those files again.
-                results = {k: v for k, v in results.items()
-                           if not any(sha in stale for sha, _, _ in v)}  # fmt: skip
+            # Blame is keyed by content, so a rewritten (or pruned) history can leave cached
+            # answers naming commits that are not in the blamed revision's history: blame those
+            # files again.
+            by_rev: dict[str, set[str]] = {}
+            for j in jobs_list:
+                if j.key in results:
+                    by_rev.setdefault(windows[j.window].rev, set()).add(j.key)
+            drop: set[str] = set()
+            for rev, keys in by_rev.items():
+                shas = {sha for k in keys for sha, _, _ in results[k]}
+                stale = _unreachable(repo, [rev], shas)
+                drop |= {k for k in keys if any(sha in stale for sha, _, _ in results[k])}
+            results = {k: v for k, v in results.items() if k not in drop}
         cached = sum(1 for j in jobs_list if j.key in results)
         todo = list({j.key: j for j in jobs_list if j.key not in results}.values())
         if isinstance(progress, Progress):

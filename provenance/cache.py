@@ -24,6 +24,7 @@ as a miss, never as data. Pull-request ranges (an ``exclude``) bypass the cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import marshal
@@ -105,12 +106,19 @@ def options_key(repo: Repository, renames: bool) -> str:
             parts += [rel, _read(repo.work_tree / os.fsdecode(rel))]
     else:
         parts.append(repo.read_blob("HEAD", ".mailmap") or b"")
+    attributes_file = False
     for line in config.split("\0"):
         key, _, value = line.partition("\n")
         if key in ("mailmap.file", "core.attributesfile") and value:
             parts.append(_read(Path(os.path.expanduser(value))))
+            attributes_file = attributes_file or key == "core.attributesfile"
         elif key == "mailmap.blob" and value:
             parts.append(repo.read_blob(value, "") or b"")
+    if not attributes_file:
+        # git's default global attributes file, then the usual system one.
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        parts.append(_read(Path(xdg) / "git" / "attributes"))
+    parts.append(_read(Path("/etc/gitattributes")))
     return _digest(*parts)[:32]
 
 
@@ -357,6 +365,17 @@ AUDIT_FORMAT = 1
 _KEEP_MEMOS = 3
 
 
+_MEMO_CODE = ("classify.py", "frame.py", "rules.py", "gitlog.py", "cache.py", "exclusions.py")
+
+
+@functools.lru_cache(maxsize=1)
+def code_key() -> str:
+    """A hash of the source of the modules whose logic shapes a memo, so that an upgrade (or a
+    local edit) of provenance never reads a memo an older version wrote."""
+    here = Path(__file__).resolve().parent
+    return _digest(*(_read(here / name) for name in _MEMO_CODE))[:16]
+
+
 class AuditMemo:
     """Classified history memos: for a tip, everything :func:`provenance.audit` derives from
     the commits reachable from it before any per-run setting applies (landing inputs,
@@ -373,7 +392,7 @@ class AuditMemo:
                  root: Path | None = None) -> None:  # fmt: skip
         self.repo = repo
         self.store = Store(repo, renames, root)
-        self.prefix = f"audit-{AUDIT_FORMAT}-{rules_key}-"
+        self.prefix = f"audit-{AUDIT_FORMAT}-{_digest(rules_key, code_key())[:32]}-"
 
     def _path(self, tip: str) -> Path:
         return self.store.dir / f"{self.prefix}{tip}.bin"
@@ -404,7 +423,9 @@ class AuditMemo:
             payload = marshal.dumps({**data, "tip": tip})
             self.store.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             _atomic_write(self._path(tip), _FRAME.pack(len(payload), zlib.crc32(payload)) + payload)
-            for old in self._candidates()[_KEEP_MEMOS:]:
+            # Keep the newest few of any rule set or version; older ones are dead weight.
+            found = [(p.stat().st_mtime, p) for p in self.store.dir.glob("audit-*.bin")]
+            for _, old in sorted(found, reverse=True)[_KEEP_MEMOS:]:
                 old.unlink(missing_ok=True)
         except (OSError, ValueError):
             return

@@ -76,7 +76,8 @@ class Audit:
     """The result of mining one repository: everything the metrics need, as DataFrames.
 
     ``commits`` has one row per counted commit (non-merge, reachable from the target, landed in
-    the selected window); ``files`` has one row per commit x changed path, carrying the
+    the selected window), in landing order (then authored date, then id); ``files`` has one row
+    per commit x changed path, in the same commit order, carrying the
     commit's class, tool, author and landing date so it can be grouped directly.
     """
 
@@ -301,10 +302,13 @@ def audit(
 
         memo = AuditMemo(repo, renames, ruleset_key(ruleset))
         found = memo.find(tip)
-        if found is not None:
-            memo_tip, hist = found[0], _History.from_memo(found[1])
-            if progress is not None:
-                progress(len(hist.parents))  # commits known without mining
+        try:
+            if found is not None:
+                memo_tip, hist = found[0], _History.from_memo(found[1])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            memo_tip, hist = None, _History()  # a memo of another shape: a miss
+        if memo_tip is not None and progress is not None:
+            progress(len(hist.parents))  # commits known without mining
     if memo_tip != tip:
         if memo_tip is not None:
             since_memo: Sequence[str] = [memo_tip]
@@ -461,6 +465,17 @@ def _frames(
             "landed_at": spread("landed_at"),
         }
     )
+    # Landing order (then authored date, then id), whatever order the commits were mined or
+    # cached in, so every run gives the same frames row for row.
+    order = np.lexsort((
+        commits["sha"].to_numpy(dtype=object),
+        commits["authored_at"].to_numpy(dtype="datetime64[s]"),
+        commits["landed_at"].to_numpy(dtype="datetime64[s]"),
+    ))  # fmt: skip
+    rank = np.empty(n, dtype="int64")
+    rank[order] = np.arange(n)
+    commits = commits.take(order).reset_index(drop=True)
+    files = files.take(np.argsort(rank[f_commit], kind="stable")).reset_index(drop=True)
     return commits, files
 
 

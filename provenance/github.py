@@ -113,7 +113,9 @@ def summarize(
         }
     ).reset_index(drop=True)
     c = audit.commits
-    ai = c[c["class"] == "ai"].sort_values(["added", "landed_at"], ascending=[False, True])
+    ai = c[c["class"] == "ai"].sort_values(
+        ["added", "landed_at", "sha"], ascending=[False, True, True], kind="stable"
+    )
     top_rows = ai.head(top)[["sha", "subject", "author", "tools", "added"]].reset_index(drop=True)
     return Summary(
         check=result,

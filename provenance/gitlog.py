@@ -221,7 +221,7 @@ class Repository:
         # A linked worktree has its own git dir (HEAD, index) but shares the common one, which
         # holds the objects, refs, ``shallow``, ``info/grafts`` and ``info/attributes``.
         common = Path(lines[2]) if len(lines) > 2 and lines[2] else self.git_dir
-        self.common_dir = common if common.is_absolute() else Path(self._cwd) / common
+        self.common_dir = (common if common.is_absolute() else Path(self._cwd) / common).resolve()
         top = ""
         if not (out[:1] == ["true"] or in_git_dir):
             top = self.run(["rev-parse", "--show-toplevel"]).strip()

@@ -293,7 +293,7 @@ def write_rows(
 
 def _csv_cells(s: pd.Series) -> list[str]:
     """One column as CSV cells, exactly as :func:`write_rows` writes them, computed column-wise."""
-    if isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC":
+    if isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC" and s.dtype.unit == "s":
         naive = s.dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
         text = np.datetime_as_string(naive, unit="s").tolist()
         return ["" if t == "NaT" else t + "+00:00" for t in text]
@@ -304,7 +304,8 @@ def _csv_cells(s: pd.Series) -> list[str]:
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
             return [_csv_cell(v) for v in s]
         f = _FORMULA_START
-        return [(("'" + v) if v.startswith(f) else v) if type(v) is str else "" for v in s.tolist()]
+        return [(("'" + v) if v.startswith(f) else v) if type(v) is str else _csv_cell(v)
+                for v in s.tolist()]  # fmt: skip
     return [_csv_cell(v) for v in s]
 
 

@@ -299,7 +299,9 @@ def trailer_keys(pattern: str) -> frozenset[str] | None:
     ) == _SPACE:
         key = key[:-1]
     keys = _language(key)
-    if not keys or any(not k or ":" in k or k != k.strip() for k in keys):
+    # Trailer lines have ASCII keys; a non-ASCII pattern key could still match one
+    # case-insensitively (long s, dotless i, Kelvin sign), so such patterns are not keyed.
+    if not keys or any(not k or ":" in k or k != k.strip() or not k.isascii() for k in keys):
         return None
     return frozenset(k.lower() for k in keys)
 

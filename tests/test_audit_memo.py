@@ -59,15 +59,10 @@ class Spy:
         monkeypatch.setattr(frame_mod, "iter_history", spy)
 
 
-def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return df.sort_values(keys, kind="stable").reset_index(drop=True)
-
-
 def same(a: Audit, b: Audit) -> None:
-    """Same rows (frames come in no guaranteed order, as with parallel mining)."""
-    pd.testing.assert_frame_equal(_sorted(a.commits, ["sha"]), _sorted(b.commits, ["sha"]))
-    pd.testing.assert_frame_equal(_sorted(a.files, ["sha", "path"]),
-                                  _sorted(b.files, ["sha", "path"]))  # fmt: skip
+    """Same frames, row for row (audit orders rows by landing, whatever the mining order)."""
+    pd.testing.assert_frame_equal(a.commits, b.commits)
+    pd.testing.assert_frame_equal(a.files, b.files)
     assert (a.merges, a.shallow_boundary) == (b.merges, b.shallow_boundary)
 
 
@@ -210,3 +205,35 @@ def test_concurrent_runs_agree(repo: RepoBuilder) -> None:
     assert len(got) == 2
     for a in [*got, audit(repo.path, cache=True, jobs=1)]:
         same(a, expected)
+
+
+def test_global_attributes_file_is_part_of_the_key(
+    repo: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git reads $XDG_CONFIG_HOME/git/attributes when core.attributesFile is unset: marking a
+    file binary there changes git's numstat, so cached records must not be reused."""
+    xdg = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    before = audit(repo.path, cache=True, jobs=1)
+    assert not before.files["binary"].any()
+    (xdg / "git").mkdir(parents=True)
+    (xdg / "git" / "attributes").write_text("c.txt binary\n", encoding="utf-8")
+    after = audit(repo.path, cache=True, jobs=1)
+    same(after, audit(repo.path, cache=False, jobs=1))
+    assert after.files.loc[after.files["path"] == "c.txt", "binary"].all()
+
+
+def test_another_version_never_reads_a_memo(
+    repo: RepoBuilder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from provenance import cache as cache_mod
+
+    audit(repo.path, cache=True, jobs=1)
+    monkeypatch.setattr(cache_mod, "code_key", lambda: "another-version")
+    spy = Spy(monkeypatch)
+    audit(repo.path, cache=True, jobs=1)
+    assert spy.calls and spy.calls[0][1]  # mined again (records still come from their cache)
+    for i in range(4):  # more rule sets than memos kept: the oldest files go
+        rules = RuleSet.builtin().customised(disable=[RuleSet.builtin().rules[i].id])
+        audit(repo.path, cache=True, jobs=1, rules=rules)
+    assert len(list((tmp_path / "cache").rglob("audit-*.bin"))) == 3

@@ -40,6 +40,25 @@ def test_write_frame_equals_write_rows(fmt: RowFormat) -> None:
     assert b.getvalue() == a.getvalue()
 
 
+def test_sub_second_dates_and_str_subclasses() -> None:
+    import numpy as np
+
+    df = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2025-01-01T00:00:00.5Z", None], utc=True),
+            "obj": pd.Series([np.str_("a"), np.str_("-b")], dtype=object),
+            "cat": pd.Categorical([np.str_("x"), None]),
+        }
+    )
+    a, b = io.StringIO(), io.StringIO()
+    cols = list(df.columns)
+    rows = (dict(zip(cols, r, strict=True)) for r in df.itertuples(index=False, name=None))
+    write_rows(a, cols, rows, RowFormat.CSV)
+    write_frame(b, df, RowFormat.CSV)
+    assert b.getvalue() == a.getvalue()
+    assert "2025-01-01T00:00:00.500000+00:00,a,x" in b.getvalue()
+
+
 def test_formula_cells_are_neutralised() -> None:
     out = io.StringIO()
     write_frame(out, tricky(), RowFormat.CSV)
