@@ -124,8 +124,6 @@ class _Columns:
 
 
 _HUMAN: Final = decide((), Confidence.HIGH)
-_EV_FIELDS = ("rule_id", "tool", "kind", "field", "confidence", "matched", "model", "scope",
-              "decisive")  # fmt: skip
 
 
 @dataclass

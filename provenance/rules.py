@@ -181,20 +181,26 @@ def _seq(items: Any) -> frozenset[str] | None:
                 flush()
             continue
         flush()
-        sub: frozenset[str] | None = None
-        if op is _C.SUBPATTERN:
-            sub = _seq(av[-1])
-        elif op is _C.BRANCH:
-            parts = [_seq(b) for b in av[1]]
-            sub = frozenset().union(*parts) if all(parts) else None  # type: ignore[arg-type]
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
-            sub = _seq(av[2])
-        elif op is _C.ATOMIC_GROUP:
-            sub = _seq(av)
+        sub = _item(op, av)
         if sub:
             cands.append(sub)
     flush()
     return _best(cands)
+
+
+def _item(op: Any, av: Any) -> frozenset[str] | None:
+    """The best required-literal set of one non-literal parsed item (a group, an alternation,
+    a repeat of at least one), if it has one."""
+    if op is _C.SUBPATTERN:
+        return _seq(av[-1])
+    if op is _C.BRANCH:
+        parts = [_seq(b) for b in av[1]]
+        return frozenset().union(*parts) if all(parts) else None  # type: ignore[arg-type]
+    if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
+        return _seq(av[2])
+    if op is _C.ATOMIC_GROUP:
+        return _seq(av)
+    return None
 
 
 def required_literals(pattern: str) -> Gate:
@@ -208,14 +214,7 @@ def required_literals(pattern: str) -> Gate:
         return ()
     out: list[frozenset[str]] = []
     for op, av in parsed.data:
-        sub: frozenset[str] | None = None
-        if op is _C.SUBPATTERN:
-            sub = _seq(av[-1])
-        elif op is _C.BRANCH:
-            parts = [_seq(b) for b in av[1]]
-            sub = frozenset().union(*parts) if all(parts) else None  # type: ignore[arg-type]
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
-            sub = _seq(av[2])
+        sub = _item(op, av)
         if sub and min(map(len, sub)) >= _MIN_LITERAL:
             out.append(sub)
     best = _seq(parsed.data)
@@ -390,8 +389,6 @@ class FieldIndex:
 
     rules: tuple[Rule, ...]
     gates: tuple[Gate, ...]
-    literals: tuple[str, ...]
-    always: tuple[Rule, ...]
     roots: tuple[str, ...] = ()
     by_root: Mapping[str, tuple[int, ...]] = dc_field(default_factory=dict)
     by_key: Mapping[str, tuple[int, ...]] = dc_field(default_factory=dict)
@@ -400,11 +397,9 @@ class FieldIndex:
     starts: tuple[frozenset[str] | None, ...] = ()
 
     @classmethod
-    def build(cls, rules: tuple[Rule, ...], gates: Mapping[str, Gate]) -> FieldIndex:
+    def build(cls, rules: tuple[Rule, ...]) -> FieldIndex:
         """Index ``rules`` (all of one field) by the literals their gates need."""
-        gs = tuple(gates[r.id] for r in rules)
-        lits = sorted({lit for g in gs for alts in g for lit in alts})
-        always = tuple(r for r, g in zip(rules, gs, strict=True) if not g)
+        gs = tuple(required_literals(r.pattern) for r in rules)
         anchors = {
             i: min(g, key=lambda alts: (len(alts), -min(map(len, alts)), sorted(alts)))
             for i, g in enumerate(gs)
@@ -424,7 +419,7 @@ class FieldIndex:
             for k in keys or ():
                 by_key.setdefault(k, []).append(i)
         return cls(
-            rules, gs, tuple(lits), always,
+            rules, gs,
             roots=tuple(sorted(by_root, key=lambda x: (len(x), x))),
             by_root={k: tuple(v) for k, v in by_root.items()},
             by_key={k: tuple(v) for k, v in by_key.items()},
@@ -490,9 +485,7 @@ class _LazyIndex(Mapping[Field, FieldIndex]):
     def __getitem__(self, fld: Field) -> FieldIndex:
         hit = self._built.get(fld)
         if hit is None:
-            rules = self._by_field[fld]
-            gates = {r.id: required_literals(r.pattern) for r in rules}
-            hit = self._built[fld] = FieldIndex.build(rules, gates)
+            hit = self._built[fld] = FieldIndex.build(self._by_field[fld])
         return hit
 
     def __iter__(self) -> Iterator[Field]:
@@ -521,11 +514,6 @@ class RuleSet:
 
     by_field: Mapping[Field, tuple[Rule, ...]] = dc_field(init=False, repr=False, compare=False)
     order: Mapping[str, int] = dc_field(init=False, repr=False, compare=False)
-
-    @functools.cached_property
-    def gates(self) -> Mapping[str, Gate]:
-        """The literal gate of each rule, by id (derived on first use)."""
-        return {r.id: required_literals(r.pattern) for r in self.rules}
 
     @functools.cached_property
     def index(self) -> Mapping[Field, FieldIndex]:
