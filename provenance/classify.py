@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from operator import attrgetter
+from typing import Final, Protocol
 
 from provenance.rules import COMMITTER_FIELDS, Confidence, Field, Kind, Rule, RuleSet
 
@@ -134,12 +135,14 @@ def _evidence(rule: Rule, m: re.Match[str]) -> Evidence:
     )
 
 
-def _match_value(rules: RuleSet, fld: Field, value: str) -> list[Evidence]:
+def _match_value(
+    rules: RuleSet, fld: Field, value: str, present: frozenset[str] | None = None
+) -> list[Evidence]:
     index = rules.index[fld]
     if fld is Field.TRAILER:
         found = ((r, r.regex.search(value)) for r in index.trailer_candidates(value))
         return [_evidence(r, m) for r, m in found if m is not None]
-    return [_evidence(r, m) for r, m in index.matches(value)]
+    return [_evidence(r, m) for r, m in index.matches(value, present)]
 
 
 def collect_evidence(
@@ -195,6 +198,73 @@ def collect_evidence(
     return found
 
 
+_IDENTITIES = (
+    (Field.AUTHOR_NAME, attrgetter("author_name")),
+    (Field.AUTHOR_EMAIL, attrgetter("author_email")),
+    (Field.COMMITTER_NAME, attrgetter("committer_name")),
+    (Field.COMMITTER_EMAIL, attrgetter("committer_email")),
+)
+
+
+def collect_evidence_many(
+    metas: Sequence[CommitMeta],
+    rules: RuleSet,
+    *,
+    cache: dict[tuple[Field, str], list[Evidence]] | None = None,
+) -> list[tuple[Evidence, ...]]:
+    """:func:`collect_evidence` of each commit (no branch, no notes refs), for many at once.
+
+    The same evidence (as tuples), found faster: identities are matched once per distinct
+    value, and the messages are searched together for every literal the trailer, subject and
+    message rules need (:class:`~provenance.rules.MessageScan`), so only the few holding one
+    are matched rule by rule.
+    """
+    if cache is None:
+        cache = {}
+    found: dict[int, list[Evidence]] = {}
+
+    def cached(fld: Field, value: str) -> list[Evidence]:
+        key = (fld, value)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = _match_value(rules, fld, value)
+        return hit
+
+    def add(i: int, ev: list[Evidence]) -> None:
+        if ev:
+            if i in found:
+                found[i].extend(ev)
+            else:
+                found[i] = list(ev)
+
+    for fld, get in _IDENTITIES:
+        if not rules.by_field[fld]:
+            continue
+        values: list[str] = list(map(get, metas))
+        hits = {v: h for v in set(values) if (h := cached(fld, v))}
+        if hits:
+            for i, v in enumerate(values):
+                if v in hits:
+                    add(i, hits[v])
+    msgs = [m.message for m in metas]
+    scan = rules.scan.scan(msgs)
+    for i in scan.candidates.get(Field.TRAILER, ()):
+        for line in trailer_lines(msgs[i]):
+            add(i, cached(Field.TRAILER, line))
+    for i in scan.candidates.get(Field.SUBJECT, ()):
+        add(i, cached(Field.SUBJECT, msgs[i].split("\n", 1)[0].strip()))
+    none: frozenset[str] = frozenset()
+    present = scan.present
+    for i in scan.candidates.get(Field.MESSAGE, ()):
+        found_here = None if present is None else present.get(i, none)
+        add(i, _match_value(rules, Field.MESSAGE, msgs[i], found_here))
+    out: list[tuple[Evidence, ...]] = [()] * len(msgs)
+    order = rules.order
+    for i, ev in found.items():
+        out[i] = tuple(sorted(ev, key=lambda e: order[e.rule_id]) if len(ev) > 1 else ev)
+    return out
+
+
 def branch_evidence(
     branch: str, rules: RuleSet, cache: dict[tuple[Field, str], list[Evidence]] | None = None
 ) -> list[Evidence]:
@@ -235,7 +305,7 @@ def notes_evidence(
 
 
 def _unique(items: Sequence[str | None]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(i for i in items if i))
+    return tuple(dict.fromkeys(filter(None, items)))
 
 
 def decide(evidence: Sequence[Evidence], min_confidence: Confidence) -> Verdict:
@@ -277,6 +347,24 @@ def decide(evidence: Sequence[Evidence], min_confidence: Confidence) -> Verdict:
             scope="",
         )
     return Verdict(CommitClass.HUMAN, "", (), (), None, ev, (), hint, "")
+
+
+NO_EVIDENCE: Final = Verdict(CommitClass.HUMAN, "", (), (), None, (), (), None, "")
+"""What :func:`decide` makes of no evidence, at any threshold."""
+
+
+def classify_many(
+    metas: Sequence[CommitMeta],
+    rules: RuleSet,
+    *,
+    min_confidence: Confidence = Confidence.HIGH,
+    cache: dict[tuple[Field, str], list[Evidence]] | None = None,
+) -> list[Verdict]:
+    """:func:`classify` of each commit (no branch, no notes refs), for many at once."""
+    return [
+        decide(ev, min_confidence) if ev else NO_EVIDENCE
+        for ev in collect_evidence_many(metas, rules, cache=cache)
+    ]
 
 
 def classify(

@@ -1,7 +1,8 @@
 """Mine, land, classify and frame: ``provenance.audit()`` builds the typed DataFrames.
 
 Data flow: one streaming ``git log`` yields :class:`~provenance.gitlog.CommitRecord` s; the
-classifier collects evidence while the stream is read (so message bodies are never held); the
+classifier collects evidence while the stream is read, a batch of commits at a time (so only a
+batch of message bodies is ever held); the
 landing pass runs once over the parent map; then two DataFrames are built column-wise.
 """
 
@@ -24,6 +25,7 @@ from provenance.classify import (
     Verdict,
     branch_evidence,
     collect_evidence,
+    collect_evidence_many,
     decide,
     merged_branch,
     notes_evidence,
@@ -114,7 +116,7 @@ class _Columns:
     author: list[str] = field(default_factory=list)
     email: list[str] = field(default_factory=list)
     subject: list[str] = field(default_factory=list)
-    evidence: list[list[Evidence]] = field(default_factory=list)
+    evidence: list[Sequence[Evidence]] = field(default_factory=list)
     f_commit: list[int] = field(default_factory=list)
     f_path: list[str] = field(default_factory=list)
     f_old: list[str | None] = field(default_factory=list)
@@ -124,6 +126,9 @@ class _Columns:
 
 
 _HUMAN: Final = decide((), Confidence.HIGH)
+# Commits whose evidence is collected together: large enough for one search of all their
+# messages to pay, small enough that the messages held meanwhile stay a few megabytes.
+_BATCH: Final = 4096
 
 
 @dataclass
@@ -137,11 +142,15 @@ class _History:
     cols: _Columns = field(default_factory=_Columns)
     merges: int = 0
     skipped_boundary: int = 0
+    pending: list[tuple[int, CommitRecord]] = field(default_factory=list)
 
     def add(self, rec: CommitRecord, rules: RuleSet,
             ev_cache: dict[tuple[Field, str], list[Evidence]],
             boundary: frozenset[str]) -> None:  # fmt: skip
-        """Take one mined commit (notes are matched later: they can change without it)."""
+        """Take one mined commit (notes are matched later: they can change without it).
+
+        Evidence is collected for batches of commits at once; :meth:`flush` the last one.
+        """
         self.parents[rec.sha] = rec.parents
         self.committed[rec.sha] = rec.committed_at
         if rec.is_merge:
@@ -158,7 +167,10 @@ class _History:
         cols.author.append(person(rec.author))
         cols.email.append(rec.author_mail)
         cols.subject.append(rec.subject)
-        cols.evidence.append(collect_evidence(rec, rules, cache=ev_cache))
+        cols.evidence.append(())
+        self.pending.append((i, rec))
+        if len(self.pending) >= _BATCH:
+            self.flush(rules, ev_cache)
         for fc in rec.files:
             cols.f_commit.append(i)
             cols.f_path.append(fc.path)
@@ -166,6 +178,14 @@ class _History:
             cols.f_added.append(fc.added or 0)
             cols.f_deleted.append(fc.deleted or 0)
             cols.f_binary.append(fc.binary)
+
+    def flush(self, rules: RuleSet, ev_cache: dict[tuple[Field, str], list[Evidence]]) -> None:
+        """Collect the evidence of the commits added since the last batch."""
+        if self.pending:
+            found = collect_evidence_many([r for _, r in self.pending], rules, cache=ev_cache)
+            for (i, _), ev in zip(self.pending, found, strict=True):
+                self.cols.evidence[i] = ev
+            self.pending.clear()
 
     def to_memo(self) -> dict[str, Any]:
         """Plain lists, dicts and tuples (marshal-able)."""
@@ -190,7 +210,7 @@ class _History:
     def from_memo(cls, d: dict[str, Any]) -> _History:
         """The inverse of :meth:`to_memo`."""
         n = len(d["sha"])
-        evidence: list[list[Evidence]] = [[] for _ in range(n)]
+        evidence: list[Sequence[Evidence]] = [() for _ in range(n)]
         for i, rows in d["evidence"].items():
             evidence[i] = [
                 Evidence(r[0], r[1], Kind(r[2]), Field(r[3]), Confidence(r[4]), *r[5:])
@@ -318,6 +338,7 @@ def audit(
             if progress is not None:
                 progress(n)
             hist.add(rec, ruleset, ev_cache, boundary)
+        hist.flush(ruleset, ev_cache)
         if memo is not None:
             memo.save(tip, hist.to_memo())
     cols, parents, committed = hist.cols, hist.parents, hist.committed
@@ -334,10 +355,10 @@ def audit(
         b = branch_of.get(landed.get(sha, ""))
         refs = notes.get(sha)
         if refs:
-            ev = sorted(ev + notes_evidence(refs, ruleset, ev_cache),
+            ev = sorted([*ev, *notes_evidence(refs, ruleset, ev_cache)],
                         key=lambda e: ruleset.order[e.rule_id])  # fmt: skip
         if b:
-            ev = ev + branch_evidence(b, ruleset, ev_cache)
+            ev = [*ev, *branch_evidence(b, ruleset, ev_cache)]
         verdicts.append(decide(ev, threshold) if ev else _HUMAN)
     merges, skipped_boundary = hist.merges, hist.skipped_boundary
 
@@ -475,7 +496,6 @@ def _frames(
     commits = commits.take(order).reset_index(drop=True)
     files = files.take(np.argsort(rank[f_commit], kind="stable")).reset_index(drop=True)
     return commits, files
-
 
 
 def commit_table(audit: Audit) -> pd.DataFrame:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from enum import IntEnum, StrEnum
 from importlib import resources
+from itertools import accumulate
 from re import _constants as _C  # type: ignore[attr-defined]
 from re import _parser as _P  # type: ignore[attr-defined]
 from typing import Any
 
+import ahocorasick_rs
 import pandas as pd
 
 from provenance.errors import ConfigError
@@ -293,9 +296,12 @@ def trailer_keys(pattern: str) -> frozenset[str] | None:
     if colon is None:
         return None
     key = data[1:colon]
-    if key and key[-1][0] in (_C.MAX_REPEAT, _C.MIN_REPEAT) and key[-1][1][0] == 0 and list(
-        key[-1][1][2]
-    ) == _SPACE:
+    if (
+        key
+        and key[-1][0] in (_C.MAX_REPEAT, _C.MIN_REPEAT)
+        and key[-1][1][0] == 0
+        and list(key[-1][1][2]) == _SPACE
+    ):
         key = key[:-1]
     keys = _language(key)
     # Trailer lines have ASCII keys; a non-ASCII pattern key could still match one
@@ -395,6 +401,7 @@ class FieldIndex:
     keyless: tuple[int, ...] = ()
     always_idx: tuple[int, ...] = ()
     starts: tuple[frozenset[str] | None, ...] = ()
+    anchors: Mapping[int, frozenset[str]] = dc_field(default_factory=dict)
 
     @classmethod
     def build(cls, rules: tuple[Rule, ...]) -> FieldIndex:
@@ -426,7 +433,23 @@ class FieldIndex:
             keyless=tuple(keyless),
             always_idx=tuple(i for i, g in enumerate(gs) if not g),
             starts=tuple(start_literals(r.pattern) for r in rules),
+            anchors=anchors,
         )  # fmt: skip
+
+    def triggers(self) -> frozenset[str] | None:
+        """Lower-case strings one of which a value must contain (once lower-cased) for any
+        rule of this field to match it, unless it holds a character of :func:`_special`;
+        None if some rule needs none.
+
+        For trailer rules looked up by key, the key stands for the rule: the message holding
+        the line contains it.
+        """
+        out: set[str] = set(self.by_key)
+        for i in self.keyless:
+            if i not in self.anchors:
+                return None
+            out |= self.anchors[i]
+        return frozenset(out)
 
     def _gated(self, low: str) -> list[int]:
         hit: set[int] | None = None
@@ -446,18 +469,35 @@ class FieldIndex:
             return self.rules
         return tuple(self.rules[i] for i in self._gated(value.lower()))
 
-    def matches(self, value: str) -> list[tuple[Rule, re.Match[str]]]:
-        """Every rule of this field that matches ``value``, with its match, in rule order."""
+    def _gated_by(self, present: frozenset[str]) -> list[int]:
+        hit = set(self.always_idx)
+        for root in self.roots:
+            if root in present:
+                hit.update(self.by_root[root])
+        gates = self.gates
+        return [i for i in sorted(hit) if all(not a.isdisjoint(present) for a in gates[i])]
+
+    def matches(
+        self, value: str, present: frozenset[str] | None = None
+    ) -> list[tuple[Rule, re.Match[str]]]:
+        """Every rule of this field that matches ``value``, with its match, in rule order.
+
+        ``present``, if given, is the set of this index's roots, gate literals and start
+        literals that ``value.lower()`` contains (as found by :class:`MessageScan`), which
+        saves searching for them again.
+        """
         rules = self.rules
         if _special(value):
             found = ((r, r.regex.search(value)) for r in rules)
             return [(r, m) for r, m in found if m is not None]
         low = value.lower()
         out = []
-        for i in self._gated(low):
+        for i in self._gated(low) if present is None else self._gated_by(present):
             starts = self.starts[i]
             rx = rules[i].regex
-            m = search_from(rx, value, low, starts) if starts else rx.search(value)
+            if starts and present is not None:
+                starts = starts & present  # a match starts with one that occurs
+            m = search_from(rx, value, low, starts) if starts is not None else rx.search(value)
             if m is not None:
                 out.append((rules[i], m))
         return out
@@ -472,6 +512,89 @@ class FieldIndex:
             return ()
         low = line.lower()
         return tuple(self.rules[i] for i in idx if passes(self.gates[i], line, low))
+
+
+SCANNED = (Field.TRAILER, Field.SUBJECT, Field.MESSAGE)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What :meth:`MessageScan.scan` found in a batch of messages."""
+
+    candidates: Mapping[Field, Sequence[int]]
+    """For each scanned field with rules, the messages (indexes, ascending) that may hold
+    evidence for it."""
+    present: Mapping[int, frozenset[str]] | None
+    """For each message holding some literal, the literals of :attr:`MessageScan.literals`
+    its lower-cased text contains (None if nothing was searched for)."""
+
+
+class MessageScan:
+    """Which of many messages may hold evidence for the trailer, subject and message rules.
+
+    Every literal those rules need is searched for in all the messages at once: one
+    Aho-Corasick pass over the lower-cased messages joined by NULs (no literal holds one, so
+    no match spans two messages). A message holding none of a field's trigger literals
+    (:meth:`FieldIndex.triggers`) and no :func:`_special` character cannot match any rule of
+    that field, so only the few that do are matched rule by rule; for message rules, the
+    literals found also stand in for the index's own substring tests
+    (:meth:`FieldIndex.matches` with ``present``).
+    """
+
+    def __init__(self, index: Mapping[Field, FieldIndex]) -> None:
+        triggers: dict[Field, frozenset[str]] = {}
+        every: set[Field] = set()
+        lits: set[str] = set()
+        for fld in SCANNED:
+            ix = index[fld]
+            if not ix.rules:
+                continue
+            found = ix.triggers()
+            if found is None:
+                every.add(fld)
+            else:
+                triggers[fld] = found
+                lits |= found
+            if fld is Field.MESSAGE:
+                lits.update(ix.roots)
+                lits.update(g for gate in ix.gates for alts in gate for g in alts)
+                lits.update(g for starts in ix.starts if starts for g in starts)
+        if any(not lit or "\x00" in lit for lit in lits):
+            every.update(triggers)  # cannot be searched for this way: match everything
+            triggers, lits = {}, set()
+        self.literals: tuple[str, ...] = tuple(sorted(lits))
+        self.triggers: Mapping[Field, frozenset[str]] = triggers
+        self.every: frozenset[Field] = frozenset(every)
+        self.scanned: tuple[Field, ...] = tuple(f for f in SCANNED if index[f].rules)
+        self._automaton: Any = None
+        if self.literals:
+            self._automaton = ahocorasick_rs.BytesAhoCorasick(
+                [lit.encode("utf-8", "surrogatepass") for lit in self.literals],
+                implementation=ahocorasick_rs.Implementation.DFA,
+            )
+
+    def scan(self, messages: Sequence[str]) -> Scan:
+        """Search ``messages`` for every literal at once."""
+        found: dict[int, set[str]] = {}
+        if self._automaton is not None:
+            encoded = [m.lower().encode("utf-8", "surrogatepass") for m in messages]
+            starts = list(accumulate((len(e) + 1 for e in encoded), initial=0))
+            lits = self.literals
+            hits = self._automaton.find_matches_as_indexes(b"\x00".join(encoded), overlapping=True)
+            for lit, pos, _ in hits:
+                i = bisect_right(starts, pos) - 1
+                if i in found:
+                    found[i].add(lits[lit])
+                else:
+                    found[i] = {lits[lit]}
+        present = {i: frozenset(v) for i, v in found.items()}
+        candidates: dict[Field, Sequence[int]] = {f: range(len(messages)) for f in self.every}
+        if self.triggers:
+            special = [i for i, m in enumerate(messages) if not m.isascii() and _special(m)]
+            for fld, trig in self.triggers.items():
+                hit = {i for i, p in present.items() if not trig.isdisjoint(p)}
+                candidates[fld] = sorted(hit.union(special))
+        return Scan(candidates, present if self._automaton is not None else None)
 
 
 class _LazyIndex(Mapping[Field, FieldIndex]):
@@ -519,6 +642,11 @@ class RuleSet:
     def index(self) -> Mapping[Field, FieldIndex]:
         """The :class:`FieldIndex` of each field (each built on first use)."""
         return _LazyIndex(self.by_field)
+
+    @functools.cached_property
+    def scan(self) -> MessageScan:
+        """The :class:`MessageScan` of the trailer, subject and message rules."""
+        return MessageScan(self.index)
 
     def __iter__(self) -> Any:
         return iter(self.rules)
