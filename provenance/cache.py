@@ -365,7 +365,9 @@ AUDIT_FORMAT = 1
 _KEEP_MEMOS = 3
 
 
-_MEMO_CODE = ("classify.py", "frame.py", "rules.py", "gitlog.py", "cache.py", "exclusions.py")
+_MEMO_CODE = (
+    "classify.py", "frame.py", "rules.py", "gitlog.py", "cache.py", "exclusions.py", "landing.py",
+)
 
 
 @functools.lru_cache(maxsize=1)

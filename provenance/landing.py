@@ -9,7 +9,7 @@ from a mainline commit's first parent is already claimed when the commit is reac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 def mainline(tip: str, parents: Mapping[str, Sequence[str]]) -> list[str]:
@@ -34,7 +34,38 @@ def landing_commits(tip: str, parents: Mapping[str, Sequence[str]]) -> dict[str,
     (outside a range, or cut off by a shallow clone) are treated as the boundary.
     """
     landed: dict[str, str] = {}
-    for m in reversed(mainline(tip, parents)):
+    _claim(reversed(mainline(tip, parents)), parents, landed)
+    return landed
+
+
+def extend_landing(
+    landed: Mapping[str, str], old_tip: str, tip: str, parents: Mapping[str, Sequence[str]]
+) -> dict[str, str] | None:
+    """:func:`landing_commits` of ``tip``, given ``landed``, that of ``old_tip``.
+
+    When ``old_tip`` is on ``tip``'s first-parent chain, the mainline up to it is the same, so
+    every commit it landed keeps its landing commit and only the mainline commits after it are
+    walked. None if ``old_tip`` is not on that chain (the history moved another way).
+    """
+    chain = []
+    sha: str | None = tip
+    while sha != old_tip:
+        if sha is None or sha not in parents or sha in landed:
+            return None
+        chain.append(sha)
+        ps = parents[sha]
+        sha = ps[0] if ps else None
+    out = dict(landed)
+    _claim(reversed(chain), parents, out)
+    return out
+
+
+def _claim(
+    mainline_oldest_first: Iterable[str],
+    parents: Mapping[str, Sequence[str]],
+    landed: dict[str, str],
+) -> None:
+    for m in mainline_oldest_first:
         landed[m] = m
         stack = [p for p in parents[m][1:] if p in parents and p not in landed]
         while stack:
@@ -43,4 +74,3 @@ def landing_commits(tip: str, parents: Mapping[str, Sequence[str]]) -> dict[str,
                 continue
             landed[c] = m
             stack.extend(p for p in parents[c] if p in parents and p not in landed)
-    return landed

@@ -13,10 +13,14 @@ import io
 import json
 import math
 import os
+import re
+import stat
 import tempfile
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
 
@@ -291,6 +295,12 @@ def write_rows(
     return n
 
 
+def _no_formula(values: list[str]) -> bool:
+    """True if no value starts like a formula (one C-level search per start character)."""
+    joined = "\x00" + "\x00".join(values)
+    return not any("\x00" + c in joined for c in _FORMULA_START)
+
+
 def _csv_cells(s: pd.Series) -> list[str]:
     """One column as CSV cells, exactly as :func:`write_rows` writes them, computed column-wise."""
     if isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC" and s.dtype.unit == "s":
@@ -299,13 +309,25 @@ def _csv_cells(s: pd.Series) -> list[str]:
         return ["" if t == "NaT" else t + "+00:00" for t in text]
     if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
         return s.astype(str).tolist()
-    if isinstance(s.dtype, pd.CategoricalDtype | pd.StringDtype) or s.dtype == object:
-        values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s
-        if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+    f = _FORMULA_START
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories.tolist()
+        if set(map(type, cats)) <= {str}:
+            # The cells of the categories, taken by code (-1, missing, takes the one appended).
+            codes = s.cat.codes.to_numpy()
+            table = [("'" + v) if v.startswith(f) else v for v in cats]
+            if (codes == -1).any():
+                table.append(_csv_cell(s[codes == -1].iloc[0]))
+            return np.asarray(table, dtype=object)[codes].tolist()  # type: ignore[no-any-return]
+        return [_csv_cell(v) for v in s]
+    if isinstance(s.dtype, pd.StringDtype) or s.dtype == object:
+        values = s.tolist()
+        if set(map(type, values)) <= {str} and _no_formula(values):
+            return values
+        if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
             return [_csv_cell(v) for v in s]
-        f = _FORMULA_START
         return [(("'" + v) if v.startswith(f) else v) if type(v) is str else _csv_cell(v)
-                for v in s.tolist()]  # fmt: skip
+                for v in values]  # fmt: skip
     return [_csv_cell(v) for v in s]
 
 
@@ -314,36 +336,90 @@ def _csv_cell(value: Any) -> str:
     return "" if v is None else str(csv_safe(v))
 
 
+_QUOTE_IF = re.compile('[,"\n\r]')
+
+
+def _csv_field(value: str) -> str:
+    """``value`` as the csv module writes it in a row of several fields."""
+    if "\r" in value and not any(c in value for c in ',"\n'):
+        # Whether a bare CR is quoted has varied between Python versions: ask the module.
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([value, ""])
+        return buf.getvalue()[: -len(",\n")]
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _csv_fields(cells: list[str]) -> list[str]:
+    """A column's cells quoted where the csv module would quote them (fields holding a comma,
+    quote or line break), found by one search of the joined column."""
+    joined = "\x00".join(cells)
+    hits = [m.start() for m in _QUOTE_IF.finditer(joined)]
+    if not hits:
+        return cells
+    ends = list(accumulate(len(c) + 1 for c in cells))  # cell i spans [ends[i-1], ends[i]-1)
+    out = list(cells)
+    for i in {bisect_right(ends, pos) for pos in hits}:
+        out[i] = _csv_field(cells[i])
+    return out
+
+
 def write_frame(out: IO[str], frame: pd.DataFrame, fmt: RowFormat) -> int:
     """Write a frame's rows like :func:`write_rows` (same bytes); CSV is built column by column,
-    about ten times faster than row by row on large listings."""
+    about thirty times faster than row by row on large listings."""
     if fmt is not RowFormat.CSV:
         cols = list(frame.columns)
         rows = (dict(zip(cols, r, strict=True)) for r in frame.itertuples(index=False, name=None))
         return write_rows(out, cols, rows, fmt)
     w = csv.writer(out, lineterminator="\n")
     w.writerow(list(frame.columns))
-    w.writerows(zip(*(_csv_cells(frame[c]) for c in frame.columns), strict=True))
+    columns = [_csv_cells(frame[c]) for c in frame.columns]
+    if len(columns) < 2:  # a row of one empty field is written as "", not as an empty line
+        w.writerows(zip(*columns, strict=True))
+    elif len(frame):
+        out.write("\n".join(map(",".join, zip(*map(_csv_fields, columns), strict=True))))
+        out.write("\n")
     return len(frame)
 
 
 # -- output ----------------------------------------------------------------------------------
 
 
+def output_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """Where writing ``path`` goes: ``(file, False)`` for a file to replace atomically (through
+    symbolic links, so a link stays a link), or ``(path, True)`` for an existing target that is
+    not a regular file (``/dev/null``, a named pipe, a terminal), which is written in place:
+    replacing it would swap the device for a plain file."""
+    target = Path(path)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return Path(os.path.realpath(target)), False
+    if not stat.S_ISREG(mode):
+        return target, True
+    return Path(os.path.realpath(target)), False
+
+
 @contextmanager
 def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterator[IO[str]]:
     """Write to ``path`` atomically (temp file in the same folder, renamed when complete),
-    or to ``stdout`` when no path is given. A failure leaves no partial file behind."""
+    or to ``stdout`` when no path is given. A failure leaves no partial file behind.
+    A target that is not a regular file (``/dev/null``, a pipe) is written in place."""
     if path is None or str(path) == "-":
         yield stdout
         return
-    target = Path(path)
+    shown = Path(path)
+    target, in_place = output_target(path)
+    if in_place:
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as fh:
+                yield fh
+        except OSError as exc:
+            raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
+        return
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or "."
-        )
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
@@ -351,7 +427,7 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
         os.replace(tmp, target)
     except OSError as exc:
         _unlink(tmp)
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
     except BaseException:
         _unlink(tmp)
         raise

@@ -382,6 +382,45 @@ def _roots(literals: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return {lit: tuple(r for r in roots if r in lit) for lit in lits}
 
 
+Derived = tuple[Gate, frozenset[str] | None, frozenset[str] | None]
+_DERIVED: dict[str, Derived] = {}
+
+
+def derive(pattern: str) -> Derived:
+    """``(required_literals, trailer_keys, start_literals)`` of ``pattern``, memoised.
+
+    Deriving them parses the regex (most of the cost of indexing a rule set); the audit memo
+    carries them (:func:`derived_table`, :func:`load_derived`) so a run that classifies a
+    few new commits does not parse every rule again.
+    """
+    hit = _DERIVED.get(pattern)
+    if hit is None:
+        hit = _DERIVED[pattern] = (
+            required_literals(pattern), trailer_keys(pattern), start_literals(pattern)
+        )
+    return hit
+
+
+def derived_table(rules: Iterable[Rule]) -> dict[str, Derived]:
+    """:func:`derive` of every rule's pattern (marshal-able)."""
+    return {r.pattern: derive(r.pattern) for r in rules}
+
+
+def _is_literals(x: Any) -> bool:
+    return isinstance(x, frozenset) and all(isinstance(s, str) for s in x)
+
+
+def load_derived(table: Any) -> None:
+    """Take a :func:`derived_table` written by this same code; anything malformed is ignored."""
+    if not isinstance(table, dict):
+        return
+    for pattern, d in table.items():
+        if (isinstance(pattern, str) and isinstance(d, tuple) and len(d) == 3
+                and isinstance(d[0], tuple) and all(_is_literals(g) and g for g in d[0])
+                and all(x is None or _is_literals(x) for x in d[1:])):  # fmt: skip
+            _DERIVED.setdefault(pattern, d)
+
+
 @dataclass(frozen=True)
 class FieldIndex:
     """The rules of one field, arranged so that most values rule them all out cheaply.
@@ -406,7 +445,8 @@ class FieldIndex:
     @classmethod
     def build(cls, rules: tuple[Rule, ...]) -> FieldIndex:
         """Index ``rules`` (all of one field) by the literals their gates need."""
-        gs = tuple(required_literals(r.pattern) for r in rules)
+        derived = [derive(r.pattern) for r in rules]
+        gs = tuple(d[0] for d in derived)
         anchors = {
             i: min(g, key=lambda alts: (len(alts), -min(map(len, alts)), sorted(alts)))
             for i, g in enumerate(gs)
@@ -420,7 +460,7 @@ class FieldIndex:
         by_key: dict[str, list[int]] = {}
         keyless: list[int] = []
         for i, r in enumerate(rules):
-            keys = trailer_keys(r.pattern) if r.field is Field.TRAILER else None
+            keys = derived[i][1] if r.field is Field.TRAILER else None
             if keys is None:
                 keyless.append(i)
             for k in keys or ():
@@ -432,7 +472,7 @@ class FieldIndex:
             by_key={k: tuple(v) for k, v in by_key.items()},
             keyless=tuple(keyless),
             always_idx=tuple(i for i, g in enumerate(gs) if not g),
-            starts=tuple(start_literals(r.pattern) for r in rules),
+            starts=tuple(d[2] for d in derived),
             anchors=anchors,
         )  # fmt: skip
 

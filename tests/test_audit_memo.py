@@ -98,6 +98,35 @@ def test_cold_warm_and_one_new_commit(repo: RepoBuilder, monkeypatch: pytest.Mon
     assert len(plus.commits) == len(cold.commits) + 1
 
 
+def test_new_tip_off_the_old_mainline(repo: RepoBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo keeps its tip's landing and extends it along the new first-parent chain; a tip
+    that merged the old one as a second parent lands everything afresh."""
+    audit(repo.path, cache=True, jobs=1)
+    old_tip = repo.head()
+    # main moves on by a merge of a branch started before the memo's tip.
+    repo.branch("topic", "HEAD~1")
+    repo.commit("t1" + CLAUDE, {"t.txt": lines(2, "t")}, date="2025-06-07T09:00:00+00:00")
+    repo.checkout("main")
+    repo.merge("topic", message="Merge branch 'topic'\n", date="2025-06-08T09:00:00+00:00")
+    spy = Spy(monkeypatch)
+    plus = audit(repo.path, cache=True, jobs=1)
+    assert spy.calls == [((old_tip,), False, 2)]
+    same(plus, audit(repo.path, cache=False, jobs=1))
+    assert plus.commits.set_index("subject").loc["t1", "landed_sha"] == repo.head()
+    # Another branch merges main: the memo's tip is its second parent, not on its mainline.
+    main_tip = repo.head()
+    repo.branch("side", "HEAD~1")
+    repo.commit("s1\n", {"s.txt": lines(3, "s")}, date="2025-06-09T09:00:00+00:00")
+    repo.merge("main", message="Merge branch 'main' into side\n",
+               date="2025-06-10T09:00:00+00:00")  # fmt: skip
+    spy.calls.clear()
+    side = audit(repo.path, "side", cache=True, jobs=1)
+    assert spy.calls == [((main_tip,), False, 2)]
+    same(side, audit(repo.path, "side", cache=False, jobs=1))
+    # On side's mainline, main's own commits land at the merge that brought them in.
+    assert side.commits.set_index("subject").loc["t1", "landed_sha"] == repo.head()
+
+
 def test_settings_applied_per_run(repo: RepoBuilder) -> None:
     """Threshold, excludes and dates are not part of the memo."""
     audit(repo.path, cache=True, jobs=1)

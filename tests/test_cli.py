@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -197,6 +198,47 @@ def test_unwritable_output(run: Run, core_repo: Built, tmp_path: Path) -> None:
     msg = one_line_error(run(["report", core_repo.path, "-o", target]), 4)
     assert "cannot write" in msg
     assert not target.parent.exists()
+
+
+def test_output_to_a_pipe_or_device_is_written_in_place(run: Run, core_repo: Built,
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    """``-o /dev/null`` or a named pipe must not be replaced by a plain file."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    ok(run(["commits", core_repo.path, "--format", "csv", "-o", fifo]))
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got and got[0].startswith(b"sha,")
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file left
+    ok(run(["report", core_repo.path, "-o", os.devnull]))
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    # Charts and badges go through the same check.
+    from provenance.chart import write_bytes
+
+    got.clear()
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_bytes(fifo, b"<svg/>")
+    reader.join(timeout=60)
+    assert got == [b"<svg/>"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_output_through_a_symlink_keeps_the_link(run: Run, core_repo: Built,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "out.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    ok(run(["report", core_repo.path, "--format", "csv", "-o", link]))
+    assert link.is_symlink()
+    assert real.read_text().splitlines()[-1].startswith("total,12,")
 
 
 def test_bare_repository_supported(run: Run, core_repo: Built, tmp_path: Path) -> None:

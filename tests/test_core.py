@@ -13,7 +13,7 @@ import pytest
 import provenance
 from fixtures.builder import RepoBuilder, lines
 from fixtures.repos import Built
-from provenance.landing import landing_commits, mainline
+from provenance.landing import extend_landing, landing_commits, mainline
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +219,35 @@ def test_aider_suffix_is_the_same_person(tmp_path: Path) -> None:
         ["Bob Example", 5, 3],
         ["total", 5, 3],
     ]
+
+
+def _random_dag(seed: int, n: int) -> dict[str, tuple[str, ...]]:
+    """A random history: commits on a few branches, merged now and then (octopus included)."""
+    import random
+
+    rng = random.Random(seed)
+    parents: dict[str, tuple[str, ...]] = {"c0": ()}
+    for i in range(1, n):
+        known = list(parents)
+        first = rng.choice(known[-3:])
+        extra = rng.sample(known, k=min(len(known), rng.choice([0, 0, 0, 1, 2])))
+        parents[f"c{i}"] = tuple(dict.fromkeys([first, *extra]))
+    return parents
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_extend_landing_equals_a_full_landing(seed: int) -> None:
+    parents = _random_dag(seed, 30)
+    tip = "c29"
+    chain = mainline(tip, parents)
+    for old_tip in chain:
+        old = {c: p for c, p in parents.items() if c in landing_commits(old_tip, parents)}
+        assert extend_landing(landing_commits(old_tip, old), old_tip, tip, parents) == (
+            landing_commits(tip, parents)
+        )
+    # A commit off the first-parent chain: its landing cannot be extended.
+    for other in set(parents) - set(chain):
+        landed = landing_commits(other, parents)
+        old = {c: p for c, p in parents.items() if c in landed}
+        if tip not in old:
+            assert extend_landing(landing_commits(other, old), other, tip, parents) is None

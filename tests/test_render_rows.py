@@ -6,6 +6,8 @@ import io
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provenance.render import RowFormat, write_frame, write_rows
 
@@ -71,3 +73,39 @@ def test_empty_frame() -> None:
     out = io.StringIO()
     assert write_frame(out, tricky().iloc[:0], RowFormat.CSV) == 0
     assert out.getvalue() == "sha,subject,when,class,confidence,added,mixed,flag\n"
+
+
+def _same_bytes(df: pd.DataFrame) -> str:
+    a, b = io.StringIO(), io.StringIO()
+    cols = list(df.columns)
+    rows = (dict(zip(cols, r, strict=True)) for r in df.itertuples(index=False, name=None))
+    write_rows(a, cols, rows, RowFormat.CSV)
+    write_frame(b, df, RowFormat.CSV)
+    assert b.getvalue() == a.getvalue()
+    return b.getvalue()
+
+
+_CELL = st.text(alphabet=st.sampled_from(list('ab ,"\r\n\t=+-@\'x\u2028\x00')), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_CELL, st.one_of(st.none(), _CELL), _CELL), max_size=8),
+       st.integers(1, 3))  # fmt: skip
+def test_quoting_and_formulas_match_the_csv_module(rows: list[tuple[str, str | None, str]],
+                                                   ncols: int) -> None:  # fmt: skip
+    text = [r[0] for r in rows]
+    df = pd.DataFrame(
+        {
+            "text": pd.array(text, dtype="string"),
+            "maybe": pd.array([r[1] for r in rows], dtype="string"),
+            "cat": pd.Categorical([r[2] for r in rows]),
+        }
+    ).iloc[:, :ncols]
+    _same_bytes(df)
+    _same_bytes(df.astype(object))
+
+
+def test_one_column_of_empty_cells_and_no_rows() -> None:
+    assert _same_bytes(pd.DataFrame({"a": pd.array(["", ""], dtype="string")})) == 'a\n""\n""\n'
+    assert _same_bytes(pd.DataFrame({"a": [], "b": []})) == "a,b\n"
+    assert _same_bytes(pd.DataFrame({"a": ["", "x"], "b": ["", ""]})) == "a,b\n,\nx,\n"

@@ -133,3 +133,30 @@ def test_roots_contain_no_other_root() -> None:
     for fld in Field:
         roots = RULES.index[fld].roots
         assert all(a == b or a not in b for a in roots for b in roots)
+
+
+def test_derived_literals_survive_the_memo_and_bad_tables_are_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import marshal
+
+    from provenance import rules as rules_mod
+
+    table = marshal.loads(marshal.dumps(rules_mod.derived_table(RULES)))
+    assert table == {r.pattern: rules_mod.derive(r.pattern) for r in RULES}
+    monkeypatch.setattr(rules_mod, "_DERIVED", {})
+    for bad in (None, [], {"x": 1}, {"y": ((frozenset(),), None, None)},
+                {"z": ((frozenset({1}),), None, None)}, {"w": ((), "k", None)}):  # fmt: skip
+        rules_mod.load_derived(bad)
+    assert rules_mod._DERIVED == {}
+    rules_mod.load_derived(table)
+    # With the table loaded, indexing a fresh copy of the rules parses no pattern.
+    rules_mod._parse.cache_clear()
+    fresh = RuleSet.from_toml(
+        (Path(rules_mod.__file__).parent / "data" / "rules.toml").read_text("utf-8"), "builtin"
+    )
+    for fld in Field:
+        assert fresh.index[fld].gates == RULES.index[fld].gates
+    fresh.scan  # noqa: B018
+    assert rules_mod._parse.cache_info().currsize == 0
+    assert fresh.scan.literals == RULES.scan.literals
