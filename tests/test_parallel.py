@@ -184,3 +184,21 @@ def test_early_blocks_then_guided_blocks(mixed: Built, monkeypatch: pytest.Monke
     expected = repo.run(["rev-list", "main"]).split()
     assert [s for b in blocks for s in b] == expected
     assert [len(b) for b in blocks] == [1, 1, 3, 2, 2, 1, 1, 1]
+
+
+def test_read_blobs_equals_read_blob_one_by_one(tmp_path: Path) -> None:
+    b = RepoBuilder(tmp_path / "r")
+    b.commit("c\n", {".gitattributes": "*.js linguist-generated\n", "a b/.gitattributes": "x\n",
+                     "x 12": "twelve\n", "new\nline/.gitattributes": "nl\n", "empty": "",
+                     "bin": b"\x00\x01\n\xff", "d/sub.txt": "s\n"})  # fmt: skip
+    (b.path / "link").symlink_to("x 12")
+    tip = b.commit("link\n", {})
+    repo = Repository(b.path)
+    paths = [".gitattributes", "a b/.gitattributes", "x 12", "new\nline/.gitattributes", "empty",
+             "bin", "link", "d", "missing", "d/missing blob 12", "x 12 missing"]  # fmt: skip
+    got = repo.read_blobs(tip, paths)
+    assert list(got) == paths
+    assert got == {p: repo.read_blob(tip, p) for p in paths}
+    assert got["x 12"] == b"twelve\n" and got["bin"] == b"\x00\x01\n\xff" and got["link"] == b"x 12"
+    assert got["d"] is None and got["missing"] is None and got["empty"] == b""
+    assert repo.read_blobs(tip, []) == {}
