@@ -500,7 +500,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     target, in_place = output_target(path)
     if in_place:
         try:
-            with open(target, "wb") as fh:
+            with open(target, "ab") as fh:
                 fh.write(data)
         except OSError as exc:
             raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None

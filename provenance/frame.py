@@ -2,8 +2,8 @@
 
 Data flow: one streaming ``git log`` yields :class:`~provenance.gitlog.CommitRecord` s; the
 classifier collects evidence while the stream is read, a batch of commits at a time (so only a
-batch of message bodies is ever held); the
-landing pass runs once over the parent map; then two DataFrames are built column-wise.
+batch of message bodies is ever held); the landing pass runs once over the parent map; then two
+DataFrames are built column-wise.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from sys import intern
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from provenance.classify import (
+    NO_EVIDENCE,
     CommitClass,
     Evidence,
     Verdict,
@@ -126,7 +126,6 @@ class _Columns:
     f_binary: list[bool] = field(default_factory=list)
 
 
-_HUMAN: Final = decide((), Confidence.HIGH)
 # Commits whose evidence is collected together: large enough for one search of all their
 # messages to pay, small enough that the messages held meanwhile stay a few megabytes.
 _BATCH: Final = 4096
@@ -144,6 +143,7 @@ class _History:
     merges: int = 0
     skipped_boundary: int = 0
     pending: list[tuple[int, CommitRecord]] = field(default_factory=list)
+    strings: dict[str, str] = field(default_factory=dict)  # one object per distinct string
     landing: dict[str, str] | None = None  # of the tip the memo was saved at
 
     def add(self, rec: CommitRecord, rules: RuleSet,
@@ -153,10 +153,11 @@ class _History:
 
         Evidence is collected for batches of commits at once; :meth:`flush` the last one.
         """
-        # Interned ids, names and paths are one object each, which the memo (marshal) then
-        # stores once: a third smaller and twice as fast to load.
-        sha = intern(rec.sha)
-        self.parents[sha] = tuple(map(intern, rec.parents))
+        # Ids, names and paths shared as one object each, which the memo (marshal) then stores
+        # once: a third smaller and twice as fast to load. (Not sys.intern: never freed on 3.12.)
+        intern = self.strings.setdefault
+        sha = intern(rec.sha, rec.sha)
+        self.parents[sha] = tuple([intern(p, p) for p in rec.parents])
         self.committed[sha] = rec.committed_at
         if rec.is_merge:
             self.merges += 1
@@ -171,8 +172,9 @@ class _History:
         i = len(cols.sha)
         cols.sha.append(sha)
         cols.authored.append(rec.authored_at)
-        cols.author.append(intern(person(rec.author)))
-        cols.email.append(intern(rec.author_mail))
+        author = person(rec.author)
+        cols.author.append(intern(author, author))
+        cols.email.append(intern(rec.author_mail, rec.author_mail))
         cols.subject.append(rec.subject)
         cols.evidence.append(())
         self.pending.append((i, rec))
@@ -180,8 +182,8 @@ class _History:
             self.flush(rules, ev_cache)
         for fc in rec.files:
             cols.f_commit.append(i)
-            cols.f_path.append(intern(fc.path))
-            cols.f_old.append(None if fc.old_path is None else intern(fc.old_path))
+            cols.f_path.append(intern(fc.path, fc.path))
+            cols.f_old.append(None if fc.old_path is None else intern(fc.old_path, fc.old_path))
             cols.f_added.append(fc.added or 0)
             cols.f_deleted.append(fc.deleted or 0)
             cols.f_binary.append(fc.binary)
@@ -381,7 +383,7 @@ def audit(
             bev = branch_ev.get(landed.get(sha, ""))
             if bev:
                 ev = [*ev, *bev]
-        verdicts.append(decide(ev, threshold) if ev else _HUMAN)
+        verdicts.append(decide(ev, threshold) if ev else NO_EVIDENCE)
     merges, skipped_boundary = hist.merges, hist.skipped_boundary
 
     commits, files = _frames(cols, verdicts, landed, committed, pfilter)
@@ -472,15 +474,12 @@ def _frames(
             "subject": pd.array(cols.subject, dtype="string"),
             "class": pd.Categorical([v.cls.value for v in verdicts], dtype=CLASS_DTYPE),
             "tool": pd.Categorical([v.tool for v in verdicts]),
-            "tools": pd.array([(v.tools and "; ".join(v.tools)) or "" for v in verdicts],
-                              dtype="string"),
-            "models": pd.array([(v.models and "; ".join(v.models)) or "" for v in verdicts],
-                               dtype="string"),
+            "tools": pd.array(["; ".join(v.tools) for v in verdicts], dtype="string"),
+            "models": pd.array(["; ".join(v.models) for v in verdicts], dtype="string"),
             "confidence": pd.Categorical(
                 [conf(v.confidence) for v in verdicts], dtype=CONFIDENCE_DTYPE
             ),
-            "rules": pd.array([(v.counted and ";".join(v.counted)) or "" for v in verdicts],
-                              dtype="string"),
+            "rules": pd.array([";".join(v.counted) for v in verdicts], dtype="string"),
             "evidence_scope": pd.Categorical([v.scope for v in verdicts]),
             "hint": pd.Categorical([conf(v.hint) for v in verdicts], dtype=CONFIDENCE_DTYPE),
             "files": nfiles,

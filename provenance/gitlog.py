@@ -150,6 +150,20 @@ _FIELDS = ("%H", "%P", "%an", "%ae", "%aN", "%aE", "%cn", "%ce", "%ad", "%cd", "
 _HEX = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
+def _batchable(path: str) -> bool:
+    """True if ``path`` survives ``cat-file --batch``'s line protocol (no LF, no trailing CR,
+    which git strips, and encodable as UTF-8)."""
+    return "\n" not in path and not path.endswith("\r") and _utf8(path)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
@@ -410,9 +424,9 @@ class Repository:
     def read_blobs(self, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
         """:meth:`read_blob` of each of ``paths``, with one ``git cat-file --batch``."""
         out: dict[str, bytes | None] = {}
-        batch = [p for p in paths if "\n" not in p]  # the batch protocol is line-based
+        batch = [p for p in paths if _batchable(p)]
         for p in paths:
-            if "\n" in p:
+            if not _batchable(p):
                 out[p] = self.read_blob(rev, p)
         if not batch:
             return out

@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from itertools import accumulate
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -388,8 +388,10 @@ def write_frame(out: IO[str], frame: pd.DataFrame, fmt: RowFormat) -> int:
             else _csv_fields(_csv_cells(frame[c]))
             for c in frame.columns
         ]  # fmt: skip
-        out.write("\n".join(map(",".join, zip(*columns, strict=True))))
-        out.write("\n")
+        lines = map(",".join, zip(*columns, strict=True))
+        while chunk := list(islice(lines, 8192)):  # written in chunks, never as one string
+            out.write("\n".join(chunk))
+            out.write("\n")
     return len(frame)
 
 
@@ -398,14 +400,20 @@ def write_frame(out: IO[str], frame: pd.DataFrame, fmt: RowFormat) -> int:
 
 def output_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
     """Where writing ``path`` goes: ``(file, False)`` for a file to replace atomically (through
-    symbolic links, so a link stays a link), or ``(path, True)`` for an existing target that is
-    not a regular file (``/dev/null``, a named pipe, a terminal), which is written in place:
-    replacing it would swap the device for a plain file."""
+    symbolic links, so a link stays a link), or ``(path, True)`` for a target that is not a
+    regular file (``/dev/null``, ``/dev/stdout``, a named pipe, a terminal), which is appended
+    to in place: replacing it would swap the device for a plain file, and truncating
+    ``/dev/stdout`` would truncate the file the shell redirected it to."""
     target = Path(path)
+    if os.path.abspath(target).startswith(("/dev/", "/proc/")):
+        # /dev/stdout, /dev/fd/N: a descriptor's file, to be written through, never replaced.
+        return target, True
     try:
         mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return Path(os.path.realpath(target)), False  # new file, or a link to one
     except OSError:
-        return Path(os.path.realpath(target)), False
+        return target, True  # a link loop, a forbidden folder: opening it reports the error
     if not stat.S_ISREG(mode):
         return target, True
     return Path(os.path.realpath(target)), False
@@ -423,7 +431,7 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
     target, in_place = output_target(path)
     if in_place:
         try:
-            with open(target, "w", encoding="utf-8", newline="") as fh:
+            with open(target, "a", encoding="utf-8", newline="") as fh:
                 yield fh
         except OSError as exc:
             raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None

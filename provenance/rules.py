@@ -407,7 +407,8 @@ def derived_table(rules: Iterable[Rule]) -> dict[str, Derived]:
 
 
 def _is_literals(x: Any) -> bool:
-    return isinstance(x, frozenset) and all(isinstance(s, str) for s in x)
+    """A non-empty set of non-empty strings (what every derived literal set is)."""
+    return isinstance(x, frozenset) and bool(x) and all(isinstance(s, str) and s for s in x)
 
 
 def load_derived(table: Any) -> None:
@@ -416,7 +417,7 @@ def load_derived(table: Any) -> None:
         return
     for pattern, d in table.items():
         if (isinstance(pattern, str) and isinstance(d, tuple) and len(d) == 3
-                and isinstance(d[0], tuple) and all(_is_literals(g) and g for g in d[0])
+                and isinstance(d[0], tuple) and all(_is_literals(g) for g in d[0])
                 and all(x is None or _is_literals(x) for x in d[1:])):  # fmt: skip
             _DERIVED.setdefault(pattern, d)
 
@@ -522,9 +523,9 @@ class FieldIndex:
     ) -> list[tuple[Rule, re.Match[str]]]:
         """Every rule of this field that matches ``value``, with its match, in rule order.
 
-        ``present``, if given, is the set of this index's roots, gate literals and start
-        literals that ``value.lower()`` contains (as found by :class:`MessageScan`), which
-        saves searching for them again.
+        ``present``, if given, holds every root, gate literal and start literal of this index
+        that ``value.lower()`` contains (as found by :class:`MessageScan`, with other fields'
+        literals besides), which saves searching for them again.
         """
         rules = self.rules
         if _special(value):
@@ -573,12 +574,12 @@ class MessageScan:
     """Which of many messages may hold evidence for the trailer, subject and message rules.
 
     Every literal those rules need is searched for in all the messages at once: one
-    Aho-Corasick pass over the lower-cased messages joined by NULs (no literal holds one, so
-    no match spans two messages). A message holding none of a field's trigger literals
-    (:meth:`FieldIndex.triggers`) and no :func:`_special` character cannot match any rule of
-    that field, so only the few that do are matched rule by rule; for message rules, the
-    literals found also stand in for the index's own substring tests
-    (:meth:`FieldIndex.matches` with ``present``).
+    Aho-Corasick pass over the lower-cased messages joined by NULs (so no match spans two
+    messages; a rule set with a literal holding a NUL is not searched this way at all). A
+    message holding none of a field's trigger literals (:meth:`FieldIndex.triggers`) and no
+    :func:`_special` character cannot match any rule of that field, so only the few that do
+    are matched rule by rule; for message rules, the literals found also stand in for the
+    index's own substring tests (:meth:`FieldIndex.matches` with ``present``).
     """
 
     def __init__(self, index: Mapping[Field, FieldIndex]) -> None:
@@ -605,7 +606,6 @@ class MessageScan:
         self.literals: tuple[str, ...] = tuple(sorted(lits))
         self.triggers: Mapping[Field, frozenset[str]] = triggers
         self.every: frozenset[Field] = frozenset(every)
-        self.scanned: tuple[Field, ...] = tuple(f for f in SCANNED if index[f].rules)
         self._automaton: Any = None
         if self.literals:
             self._automaton = ahocorasick_rs.BytesAhoCorasick(

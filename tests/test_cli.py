@@ -229,6 +229,28 @@ def test_output_to_a_pipe_or_device_is_written_in_place(run: Run, core_repo: Bui
     assert got == [b"<svg/>"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
+def test_output_to_dev_stdout_appends_to_the_redirected_file(core_repo: Built,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    log = tmp_path / "log.txt"
+    log.write_text("old line\n")
+    with log.open("a") as fh:
+        proc = subprocess.run([sys.executable, "-m", "provenance", "report", "--format", "csv",
+                               "-q", "-o", "/dev/stdout", str(core_repo.path)],
+                              stdout=fh, stderr=subprocess.PIPE, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    text = log.read_text()
+    assert text.startswith("old line\n") and text.splitlines()[-1].startswith("total,12,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt"]
+
+
+def test_output_to_a_symlink_loop_is_an_error(run: Run, core_repo: Built, tmp_path: Path) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    msg = one_line_error(run(["report", core_repo.path, "-o", loop]), 4)
+    assert "cannot write" in msg
+    assert loop.is_symlink()
+
+
 def test_output_through_a_symlink_keeps_the_link(run: Run, core_repo: Built,
                                                  tmp_path: Path) -> None:  # fmt: skip
     (tmp_path / "real").mkdir()

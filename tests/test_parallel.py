@@ -202,3 +202,12 @@ def test_read_blobs_equals_read_blob_one_by_one(tmp_path: Path) -> None:
     assert got["x 12"] == b"twelve\n" and got["bin"] == b"\x00\x01\n\xff" and got["link"] == b"x 12"
     assert got["d"] is None and got["missing"] is None and got["empty"] == b""
     assert repo.read_blobs(tip, []) == {}
+
+
+def test_read_blobs_of_paths_the_batch_protocol_cannot_carry(tmp_path: Path) -> None:
+    b = RepoBuilder(tmp_path / "r")
+    tip = b.commit("c\n", {"crfile": "plain\n", "crfile\r": "cr\n"})
+    repo = Repository(b.path)
+    paths = ["crfile\r", "crfile", "caf\udce9"]
+    assert repo.read_blobs(tip, paths) == {"crfile\r": b"cr\n", "crfile": b"plain\n",
+                                           "caf\udce9": repo.read_blob(tip, "caf\udce9")}  # fmt: skip
