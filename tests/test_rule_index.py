@@ -145,9 +145,12 @@ def test_derived_literals_survive_the_memo_and_bad_tables_are_ignored(
     table = marshal.loads(marshal.dumps(rules_mod.derived_table(RULES)))
     assert table == {r.pattern: rules_mod.derive(r.pattern) for r in RULES}
     monkeypatch.setattr(rules_mod, "_DERIVED", {})
-    for bad in (None, [], {"x": 1}, {"y": ((frozenset(),), None, None)},
-                {"z": ((frozenset({1}),), None, None)}, {"w": ((), "k", None)},
-                {"v": ((), None, frozenset())}, {"u": ((frozenset({""}),), None, None)}):  # fmt: skip
+    bad_tables = (
+        None, [], {"x": 1}, {"y": ((frozenset(),), None, None)},
+        {"z": ((frozenset({1}),), None, None)}, {"w": ((), "k", None)},
+        {"v": ((), None, frozenset())}, {"u": ((frozenset({""}),), None, None)},
+    )  # fmt: skip
+    for bad in bad_tables:
         rules_mod.load_derived(bad)
     assert rules_mod._DERIVED == {}
     rules_mod.load_derived(table)
