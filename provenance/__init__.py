@@ -9,7 +9,14 @@ Library use gives the same numbers as the CLI::
 """
 
 from provenance.blame import surviving_share
-from provenance.classify import CommitClass, CommitInfo, Evidence, Verdict, classify
+from provenance.classify import (
+    CommitClass,
+    CommitInfo,
+    Evidence,
+    Verdict,
+    classify,
+    classify_many,
+)
 from provenance.errors import ProvenanceError
 from provenance.frame import Audit, Explanation, audit, commit_rows, commit_table, explain
 from provenance.metrics import Report, merged_share, report
@@ -29,6 +36,7 @@ __all__ = [
     "Verdict",
     "audit",
     "classify",
+    "classify_many",
     "commit_rows",
     "commit_table",
     "explain",
