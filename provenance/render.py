@@ -350,7 +350,7 @@ _QUOTE_IF = re.compile('[,"\n\r]')
 def _csv_field(value: str) -> str:
     """``value`` as the csv module writes it in a row of several fields."""
     if "\r" in value and not any(c in value for c in ',"\n'):
-        # Whether a bare CR is quoted has varied between Python versions: ask the module.
+        # A bare CR: whether it needs quotes is left to the csv module itself, not assumed.
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow([value, ""])
         return buf.getvalue()[: -len(",\n")]
@@ -423,7 +423,7 @@ def output_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
 def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterator[IO[str]]:
     """Write to ``path`` atomically (temp file in the same folder, renamed when complete),
     or to ``stdout`` when no path is given. A failure leaves no partial file behind.
-    A target that is not a regular file (``/dev/null``, a pipe) is written in place."""
+    A target that is not a regular file (``/dev/null``, a pipe) is appended to in place."""
     if path is None or str(path) == "-":
         yield stdout
         return
