@@ -504,12 +504,6 @@ class FieldIndex:
         gates = self.gates
         return [i for i in sorted(hit) if all(any(g in low for g in a) for a in gates[i])]
 
-    def candidates(self, value: str) -> tuple[Rule, ...]:
-        """The rules whose pattern may match ``value``."""
-        if _special(value):
-            return self.rules
-        return tuple(self.rules[i] for i in self._gated(value.lower()))
-
     def _gated_by(self, present: frozenset[str]) -> list[int]:
         hit = set(self.always_idx)
         for root in self.roots:

@@ -9,7 +9,6 @@ examples, on random variations of them, and on rule sets that defeat the search.
 from __future__ import annotations
 
 import random
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +29,7 @@ from provenance.classify import (
     decide,
 )
 from provenance.rules import Confidence, Field, RuleSet
-
-EXAMPLES = tomllib.loads(
-    (Path(__file__).parent / "data" / "rule_examples.toml").read_text(encoding="utf-8")
-)["example"]
-RULES = RuleSet.builtin()
-
-
-def meta_of(ex: dict[str, Any], message: str | None = None) -> CommitInfo:
-    return CommitInfo(
-        message=ex["message"] if message is None else message,
-        author_name=ex.get("author_name", "Jane Doe"),
-        author_email=ex.get("author_email", "jane@example.com"),
-        committer_name=ex.get("committer_name", ""),
-        committer_email=ex.get("committer_email", ""),
-    )
+from tests.test_rule_index import EXAMPLES, RULES, meta_of, mutate
 
 
 def one_by_one(metas: list[CommitInfo], rules: RuleSet = RULES) -> list[tuple[Any, ...]]:
@@ -79,24 +64,6 @@ def test_verdicts_at_once_equal_classify() -> None:
     assert decide((), Confidence.LOW) == decide((), Confidence.HIGH) == NO_EVIDENCE
 
 
-def _mutate(text: str, rng: random.Random) -> str:
-    out = []
-    for ch in text:
-        r = rng.random()
-        if r < 0.15:
-            ch = ch.swapcase()
-        elif r < 0.17 and ch in "kK":
-            ch = "\u212a"  # Kelvin sign: matches k case-insensitively
-        elif r < 0.19 and ch in "sS":
-            ch = "\u017f"  # long s
-        elif r < 0.20 and ch in "iI":
-            ch = "\u0130"  # dotted capital I: lower() is two characters
-        elif r < 0.22 and ch == " ":
-            ch = rng.choice(["  ", "\t", " \u00a0", "\x00"])
-        out.append(ch)
-    return "".join(out)
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.sampled_from(EXAMPLES), min_size=1, max_size=12),
@@ -109,7 +76,7 @@ def test_variations_at_once_equal_one_by_one(
     rng = random.Random(seed)
     metas = []
     for n, ex in enumerate(exs):
-        msg = _mutate(ex["message"], rng)
+        msg = mutate(ex["message"], rng)
         if n < len(extras):
             msg = extras[n] + rng.choice(["\n", "", "\r\n", "\u2028"]) + msg
         metas.append(meta_of(ex, msg))
