@@ -8,6 +8,9 @@ verification, ssh) can run, and which turns any failure into a typed error carry
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import functools
 import io
 import os
 import queue
@@ -86,6 +89,10 @@ def git_env() -> dict[str, str]:
         GIT_OPTIONAL_LOCKS="0",
         LC_ALL="C",
         LANGUAGE="C",
+        # Block-buffered output even into a pipe (git flushes after every commit otherwise: a
+        # write per commit). The one conversation, with the parallel miner's workers, ends each
+        # request with a line git echoes and always flushes (see CHUNK).
+        GIT_FLUSH="0",
     )
     return env
 
@@ -196,7 +203,20 @@ class _Stderr:
 
     def text(self) -> str:
         self._thread.join(timeout=5)
+        return self.peek()
+
+    def peek(self) -> str:
+        """What the child wrote so far."""
         return _decode(b"".join(self._chunks)).strip()
+
+
+@dataclass
+class _Child:
+    """A running git process, the arguments it was given and its drained stderr."""
+
+    proc: subprocess.Popen[bytes]
+    args: tuple[str, ...]
+    err: _Stderr
 
 
 def _first_error_line(stderr: str) -> str:
@@ -317,18 +337,39 @@ class Repository:
             stdin_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
             stdin_file.write(stdin)
             stdin_file.seek(0)
+        try:
+            child = self._spawn(args, stdin=stdin_file, started=started)
+        finally:
+            if stdin_file is not None:
+                stdin_file.close()  # the child has its own descriptor
+        yield from self._drain(child)
+
+    def _spawn(
+        self,
+        args: Sequence[str],
+        *,
+        stdin: IO[bytes] | int | None = None,
+        started: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    ) -> _Child:
+        """Start git with ``args``, stdin from ``stdin`` (default: nothing), stdout piped."""
         proc = subprocess.Popen(  # noqa: S603 - argv list, fixed executable
             self.argv(args),
             cwd=self._cwd,
             env=git_env(),
-            stdin=stdin_file if stdin_file is not None else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         if started is not None:
             started(proc)
-        assert proc.stdout is not None and proc.stderr is not None
-        err = _Stderr(proc.stderr)
+        assert proc.stderr is not None
+        return _Child(proc, tuple(args), _Stderr(proc.stderr))
+
+    def _drain(self, child: _Child) -> Iterator[bytes]:
+        """Yield a started child's stdout in chunks; raise :class:`GitError` if git fails or
+        dies. A child not read to the end (the generator closed early) is killed."""
+        proc = child.proc
+        assert proc.stdout is not None
         finished = False
         try:
             read = cast(io.BufferedReader, proc.stdout).read1
@@ -337,14 +378,12 @@ class Repository:
             code = proc.wait()
             finished = True
             if code != 0:
-                self._raise(args, code, err.text() or f"killed by signal {-code}")
+                self._raise(child.args, code, child.err.text() or f"killed by signal {-code}")
         finally:
             if not finished and proc.poll() is None:
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
-            if stdin_file is not None:
-                stdin_file.close()
 
     # -- questions about the repository -----------------------------------------------------------
 
@@ -463,9 +502,14 @@ class _Parser:
     ``A<TAB>D<TAB>`` followed by old and new path tokens for a rename.
     """
 
-    def __init__(self, nonce: bytes) -> None:
+    def __init__(self, nonce: bytes, mark: bytes | None = None,
+                 on_mark: Callable[[int], None] | None = None) -> None:  # fmt: skip
         self.nonce = nonce
         self.nfields = len(_FIELDS)
+        # A line ``mark`` that a ``diff-tree --stdin`` worker echoes after a run of ids: the
+        # run's last commit is complete, and ``on_mark`` is told how many commits the run had.
+        self.mark = None if mark is None else mark + b"\n"
+        self.on_mark = on_mark
 
     def records(self, chunks: Iterator[bytes]) -> Iterator[CommitRecord]:
         header: list[bytes] | None = None
@@ -473,15 +517,29 @@ class _Parser:
         pending_rename: list[bytes] | None = None
         rename_counts: tuple[int | None, int | None] = (None, None)
         buf = b""
+        started = 0  # commits begun since the last mark
         for chunk in chunks:
             buf += chunk
             tokens = buf.split(b"\0")
             buf = tokens.pop()
+            if self.mark is not None and buf.endswith(self.mark):
+                # Nothing follows a mark until the next request: take it without its NUL.
+                tokens.append(buf)
+                buf = b""
             for tok in tokens:
                 if tok == self.nonce or tok == b"\n" + self.nonce:
                     if header is not None:
                         yield self._record(header, files)
                     header, files, pending_rename = [], [], None
+                    started += 1
+                    continue
+                if self.mark is not None and tok.lstrip(b"\n") == self.mark:
+                    if header is not None:
+                        yield self._record(header, files)
+                    header, files, pending_rename = None, [], None
+                    if self.on_mark is not None:
+                        self.on_mark(started)
+                    started = 0
                     continue
                 if header is None:
                     continue
@@ -592,79 +650,86 @@ def resolve_jobs(jobs: int) -> int:
     return jobs if jobs > 0 else max(1, cpu_count())
 
 
-#: Smallest number of commits per ``git log --no-walk`` process in the parallel miner. Every
-#: git process pays a start-up cost that grows with the repository (it maps and faults in the
-#: pack files again: about 0.14 s of CPU each on git/git), so blocks are as large as load
-#: balance allows: "guided" scheduling hands out ``remaining / (2 * jobs)`` commits at a time,
-#: shrinking to this size at the end so the processes finish together. Each block is a
-#: contiguous run of the newest-first walk (good locality for git's delta cache).
-BLOCK = 1024
+#: Commits handed to a worker at a time, and the most a worker may have in flight (written to
+#: its stdin, not yet parsed back). Workers are long-lived ``git diff-tree --stdin`` processes:
+#: each pays git's start-up (mapping and faulting in the pack files, about 0.14 s of CPU on
+#: git/git) once, and small consecutive runs keep them evenly loaded to the very end. Each run
+#: is followed by a marker line, which diff-tree echoes and flushes once the run's last commit
+#: is out: so the feeder knows exactly what is done, and git's output can stay block-buffered
+#: (``GIT_FLUSH=0``) without ever holding back what the feeder waits for.
+CHUNK = 64
+WINDOW = 4 * CHUNK
 _BATCH = 256
 _DONE = object()
 
 
-def guided_blocks(shas: Sequence[str], jobs: int, minimum: int) -> Iterator[list[str]]:
-    """Split ``shas`` into consecutive blocks of decreasing size for ``jobs`` workers."""
-    i, n = 0, len(shas)
-    while i < n:
-        size = max(minimum, -(-(n - i) // (2 * jobs)))
-        yield list(shas[i : i + size])
-        i += size
+def diff_tree_args(nonce: bytes, *, renames: bool = True) -> list[str]:
+    """Arguments of a parallel worker: the commits' ids come on stdin, one per line.
 
-
-def _shas(repo: Repository, revs: Sequence[str], exclude: Sequence[str], jobs: int,
-          started: Callable[[subprocess.Popen[bytes]], None]) -> Iterator[list[str]]:  # fmt: skip
-    """Blocks of commit ids from one streaming ``git rev-list`` (newest first).
-
-    The first ``jobs`` blocks of :data:`BLOCK` commits are handed out as soon as rev-list has
-    printed them, so mining starts at once; the rest, known once rev-list ends, is split by
-    :func:`guided_blocks`.
+    For each id, ``diff-tree --stdin --always --root`` prints exactly what ``git log`` prints
+    for it (see :func:`log_args`): the header, then the numstat against the first parent, none
+    for a merge, the whole tree for a root commit (``log.showRoot``).
     """
+    return ["diff-tree", "--stdin", "--always", "--root", *log_args(nonce, renames=renames)[1:]]
+
+
+def _id_chunks(repo: Repository, revs: Sequence[str], exclude: Sequence[str],
+               started: Callable[[subprocess.Popen[bytes]], None]) -> Iterator[bytes]:  # fmt: skip
+    """Newline-terminated runs of :data:`CHUNK` commit ids from one streaming ``git rev-list``
+    (newest first), handed out as rev-list prints them."""
     args = ["rev-list", *revs, *(f"^{x}" for x in exclude), "--"]
-    block: list[str] = []
-    rest_ids: list[str] = []
-    early = jobs
+    ids: list[bytes] = []
     rest = b""
-    for chunk in repo._stream(args, started=started):
-        lines = (rest + chunk).split(b"\n")
+    for data in repo._stream(args, started=started):
+        lines = (rest + data).split(b"\n")
         rest = lines.pop()
-        if not early:
-            rest_ids.extend(ln.decode("ascii") for ln in lines)
-            continue
-        for ln in lines:
-            if early:
-                block.append(ln.decode("ascii"))
-                if len(block) == BLOCK:
-                    yield block
-                    block, early = [], early - 1
-            else:
-                rest_ids.append(ln.decode("ascii"))
+        ids += lines
+        while len(ids) >= CHUNK:
+            yield b"\n".join(ids[:CHUNK]) + b"\n"
+            del ids[:CHUNK]
     if rest:
-        (block if early else rest_ids).append(rest.decode("ascii"))
-    if block:
-        yield block
-    yield from guided_blocks(rest_ids, jobs, BLOCK)
+        ids.append(rest)
+    if ids:
+        yield b"\n".join(ids) + b"\n"
 
 
 class _Pool:
-    """``jobs`` threads, each running one ``git log --no-walk`` per block and parsing its output.
+    """``jobs`` long-lived ``git diff-tree --stdin`` workers fed from one ``git rev-list``.
 
-    Threads hand parsed batches to the consumer through a bounded queue, so memory stays flat
-    and a slow consumer slows git down instead of buffering its output. Closing kills every
-    child; the first error from any thread is re-raised in the consumer.
+    A feeder thread hands each run of :data:`CHUNK` ids to the worker with the fewest commits in
+    flight, and never lets one have more than :data:`WINDOW`; a thread per worker parses its
+    output and hands batches to the consumer through a bounded queue. So memory stays flat, a
+    slow consumer slows git down instead of buffering its output, and the workers finish
+    together. Closing kills every child; the first error from any thread is re-raised in the
+    consumer.
     """
 
     def __init__(self, repo: Repository, revs: Sequence[str], exclude: Sequence[str],
                  renames: bool, jobs: int) -> None:  # fmt: skip
-        self.repo, self.renames = repo, renames
+        self.repo, self.jobs = repo, jobs
         self.out: queue.Queue[object] = queue.Queue(maxsize=4 * jobs)
-        self.blocks: queue.Queue[list[str] | None] = queue.Queue()
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.ready = threading.Condition(self.lock)
         self.procs: set[subprocess.Popen[bytes]] = set()
-        self.threads = [threading.Thread(target=self._walk, args=(revs, exclude, jobs),
-                                         daemon=True)]  # fmt: skip
-        self.threads += [threading.Thread(target=self._work, daemon=True) for _ in range(jobs)]
+        self.inflight = [0] * jobs
+        self.runs: list[collections.deque[int]] = [collections.deque() for _ in range(jobs)]
+        self.mark = b"prov-mark-" + secrets.token_hex(8).encode()
+        nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
+        args = [*diff_tree_args(nonce, renames=renames), "--"]
+        self.workers: list[_Child] = []
+        self.threads: list[threading.Thread] = []
+        try:
+            for _ in range(jobs):
+                self.workers.append(repo._spawn(args, stdin=subprocess.PIPE,
+                                                started=self._started))  # fmt: skip
+        except BaseException:
+            self.close()
+            raise
+        self.threads.append(threading.Thread(target=self._feed, args=(revs, exclude),
+                                             daemon=True))  # fmt: skip
+        self.threads += [threading.Thread(target=self._work, args=(w, nonce), daemon=True)
+                         for w in range(jobs)]  # fmt: skip
         for t in self.threads:
             t.start()
 
@@ -683,37 +748,59 @@ class _Pool:
             except queue.Full:
                 continue
 
-    def _walk(self, revs: Sequence[str], exclude: Sequence[str], jobs: int) -> None:
+    def _feed(self, revs: Sequence[str], exclude: Sequence[str]) -> None:
         try:
-            for block in _shas(self.repo, revs, exclude, jobs, self._started):
-                if self.stop.is_set():
+            for ids in _id_chunks(self.repo, revs, exclude, self._started):
+                n = ids.count(b"\n")
+                with self.ready:
+                    while True:
+                        if self.stop.is_set():
+                            return
+                        w = min(range(self.jobs), key=self.inflight.__getitem__)
+                        if self.inflight[w] < WINDOW:
+                            break
+                        self.ready.wait(0.1)
+                    self.inflight[w] += n
+                    self.runs[w].append(n)
+                stdin = self.workers[w].proc.stdin
+                assert stdin is not None
+                try:
+                    stdin.write(ids + self.mark + b"\n")
+                    stdin.flush()
+                except OSError:  # the worker died: its own thread reports git's error
                     return
-                self.blocks.put(block)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
         finally:
-            for _ in range(jobs):
-                self.blocks.put(None)
+            for child in self.workers:
+                with contextlib.suppress(OSError):
+                    child.proc.stdin.close()  # type: ignore[union-attr]
             self._put(_DONE)
 
-    def _work(self) -> None:
+    def _done(self, w: int, got: int) -> None:
+        with self.ready:
+            sent = self.runs[w].popleft()
+            self.inflight[w] -= sent
+            self.ready.notify()
+        if got != sent:  # diff-tree reports a commit it cannot read and goes on: not us
+            err = self.workers[w].err
+            raise GitError(f"git diff-tree failed: {got} of {sent} commits came back: "
+                           f"{_first_error_line(err.peek())}")  # fmt: skip
+
+    def _work(self, w: int, nonce: bytes) -> None:
         try:
-            while (block := self.blocks.get()) is not None and not self.stop.is_set():
-                nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
-                args = [*log_args(nonce, renames=self.renames), "--no-walk=unsorted", "--stdin",
-                        "--"]  # fmt: skip
-                stdin = ("\n".join(block) + "\n").encode()
-                batch: list[CommitRecord] = []
-                chunks = self.repo._stream(args, stdin=stdin, started=self._started)
-                for rec in _Parser(nonce).records(chunks):
-                    batch.append(rec)
-                    if len(batch) == _BATCH:
-                        self._put(batch)
-                        batch = []
-                        if self.stop.is_set():
-                            return
-                if batch:
+            batch: list[CommitRecord] = []
+            chunks = self.repo._drain(self.workers[w])
+            on_mark = functools.partial(self._done, w)
+            for rec in _Parser(nonce, self.mark, on_mark).records(chunks):
+                batch.append(rec)
+                if len(batch) == _BATCH:
                     self._put(batch)
+                    batch = []
+                    if self.stop.is_set():
+                        return
+            if batch:
+                self._put(batch)
         except BaseException as exc:
             self._put(exc)
         finally:
@@ -744,6 +831,13 @@ class _Pool:
                 p.kill()
         for t in self.threads:
             t.join(timeout=10)
+        if not any(t.is_alive() for t in self.threads):
+            for child in self.workers:
+                child.proc.wait()
+                for f in (child.proc.stdin, child.proc.stdout):
+                    if f is not None:
+                        with contextlib.suppress(OSError):
+                            f.close()
 
 
 def mine(

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.builder import ALICE, BOB, RepoBuilder, lines
-from fixtures.repos import Built
+from fixtures.hostile import build_booby_trapped, build_odd
+from fixtures.repos import Built, build_core
 from provenance import gitlog
 from provenance.errors import GitError
 from provenance.gitlog import FileChange, Repository, iter_history, mine
@@ -70,21 +71,48 @@ def by_sha(records: object) -> dict[str, gitlog.CommitRecord]:
     return out
 
 
-@pytest.mark.parametrize(("jobs", "block"), [(2, 1), (2, 3), (3, 2), (0, 5), (4, 1000)])
+@pytest.mark.parametrize(("jobs", "chunk", "window"),
+                         [(2, 1, 1), (2, 3, 4), (3, 2, 2), (0, 5, 20), (4, 1000, 4000)])
 def test_parallel_equals_single_process(
-    mixed: Built, monkeypatch: pytest.MonkeyPatch, jobs: int, block: int
+    mixed: Built, monkeypatch: pytest.MonkeyPatch, jobs: int, chunk: int, window: int
 ) -> None:
+    """A window of one run (the feeder waits for every run to come back) cannot hang."""
     repo = Repository(mixed.path)
     tip = repo.resolve("HEAD")
     single = by_sha(mine(repo, tip, jobs=1))
-    monkeypatch.setattr(gitlog, "BLOCK", block)
+    monkeypatch.setattr(gitlog, "CHUNK", chunk)
+    monkeypatch.setattr(gitlog, "WINDOW", window)
     parallel = by_sha(mine(repo, tip, jobs=jobs))
     assert parallel == single
     assert set(single) == set(mixed.sha.values())
 
 
+@pytest.mark.parametrize("build", ["core", "odd", "trapped"])
+def test_workers_print_what_git_log_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: str
+) -> None:
+    """``diff-tree --stdin`` workers against one ``git log``: mailmap, encodings, odd names,
+    extreme dates, submodules, octopus merges, and a repository configured to run programs
+    and to detect copies."""
+    if build == "core":
+        path = build_core(tmp_path / "core").path
+    elif build == "odd":
+        path = build_odd(tmp_path / "odd").path
+    else:
+        path = build_booby_trapped(tmp_path / "trapped", tmp_path / "markers").path
+    repo = Repository(path)
+    tip = repo.resolve("HEAD")
+    monkeypatch.setattr(gitlog, "CHUNK", 2)
+    monkeypatch.setattr(gitlog, "WINDOW", 3)
+    for renames in (True, False):
+        single = by_sha(mine(repo, tip, renames=renames, jobs=1))
+        assert by_sha(mine(repo, tip, renames=renames, jobs=2)) == single
+        assert len(single) == int(repo.run(["rev-list", "--count", tip]))
+    assert not (tmp_path / "markers").exists() or not any((tmp_path / "markers").iterdir())
+
+
 def test_records_match_the_construction(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitlog, "BLOCK", 2)
+    monkeypatch.setattr(gitlog, "CHUNK", 2)
     repo = Repository(mixed.path)
     recs = by_sha(mine(repo, repo.resolve("HEAD"), jobs=2))
     s = mixed.sha
@@ -103,7 +131,7 @@ def test_records_match_the_construction(mixed: Built, monkeypatch: pytest.Monkey
 
 
 def test_exclude_and_renames_off(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitlog, "BLOCK", 2)
+    monkeypatch.setattr(gitlog, "CHUNK", 2)
     repo = Repository(mixed.path)
     tip, base = repo.resolve("HEAD"), mixed.sha["m1"]
     for renames in (True, False):
@@ -122,15 +150,33 @@ def test_iter_history_default_is_one_process(mixed: Built) -> None:
 
 
 def test_worker_failure_is_raised(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitlog, "BLOCK", 2)
+    monkeypatch.setattr(gitlog, "CHUNK", 2)
     repo = Repository(mixed.path)
-    real = gitlog.log_args
+    real = gitlog.diff_tree_args
 
     def broken(nonce: bytes, *, renames: bool = True) -> list[str]:
         return [*real(nonce, renames=renames), "--no-such-option"]
 
-    monkeypatch.setattr(gitlog, "log_args", broken)
-    with pytest.raises(GitError, match="git log failed"):
+    monkeypatch.setattr(gitlog, "diff_tree_args", broken)
+    with pytest.raises(GitError, match="git diff-tree failed"):
+        list(mine(repo, repo.resolve("HEAD"), jobs=2))
+
+
+def test_a_commit_the_worker_skips_is_an_error(
+    mixed: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """diff-tree reports an unreadable commit on stderr and goes on with exit 0; the miner
+    counts each run's commits, so a short history is never taken for the whole one."""
+    monkeypatch.setattr(gitlog, "CHUNK", 3)
+    repo = Repository(mixed.path)
+    real = gitlog._id_chunks
+
+    def with_a_missing_commit(*args: object) -> object:
+        for i, ids in enumerate(real(*args)):  # type: ignore[arg-type]
+            yield (b"1" * 40 + b"\n" + ids) if i == 1 else ids
+
+    monkeypatch.setattr(gitlog, "_id_chunks", with_a_missing_commit)
+    with pytest.raises(GitError, match="git diff-tree failed: 3 of 4 commits came back"):
         list(mine(repo, repo.resolve("HEAD"), jobs=2))
 
 
@@ -141,7 +187,7 @@ def test_unknown_exclude_is_raised(mixed: Built) -> None:
 
 
 def test_closing_early_kills_every_git(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitlog, "BLOCK", 1)
+    monkeypatch.setattr(gitlog, "CHUNK", 1)
     repo = Repository(mixed.path)
     started: list[subprocess.Popen[bytes]] = []
     real = gitlog._Pool._started
@@ -154,7 +200,7 @@ def test_closing_early_kills_every_git(mixed: Built, monkeypatch: pytest.MonkeyP
     stream = mine(repo, repo.resolve("HEAD"), jobs=2)
     next(stream)
     stream.close()
-    assert started
+    assert len(started) == 3  # two workers and rev-list
     assert all(p.poll() is not None for p in started)
 
 
@@ -163,27 +209,15 @@ def test_jobs_zero_means_one_per_core() -> None:
     assert gitlog.resolve_jobs(3) == 3
 
 
-def test_guided_blocks_cover_in_order_and_shrink() -> None:
-    shas = [f"{i:040x}" for i in range(1000)]
-    blocks = list(gitlog.guided_blocks(shas, 2, 50))
-    assert [s for b in blocks for s in b] == shas
-    sizes = [len(b) for b in blocks]
-    # remaining / (2 * jobs), rounded up: 1000/4 = 250, 750/4 -> 188, 562/4 -> 141, ...
-    assert sizes[:3] == [250, 188, 141]
-    assert sizes == sorted(sizes, reverse=True)
-    assert min(sizes[:-1]) >= 50
-    assert list(gitlog.guided_blocks([], 2, 50)) == []
-
-
-def test_early_blocks_then_guided_blocks(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With BLOCK 1 and 2 jobs, the first two of the 12 ids go out alone, then the other ten
-    are split by ceil(remaining / 4): 10 -> 3, 7 -> 2, 5 -> 2, 3 -> 1, 2 -> 1, 1 -> 1."""
-    monkeypatch.setattr(gitlog, "BLOCK", 1)
+def test_ids_go_out_in_runs_of_chunk(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rev-list's 12 ids, newest first, in runs of 5: 5, 5, 2."""
+    monkeypatch.setattr(gitlog, "CHUNK", 5)
     repo = Repository(mixed.path)
-    blocks = list(gitlog._shas(repo, ["main"], (), 2, lambda p: None))
+    runs = list(gitlog._id_chunks(repo, ["main"], (), lambda p: None))
     expected = repo.run(["rev-list", "main"]).split()
-    assert [s for b in blocks for s in b] == expected
-    assert [len(b) for b in blocks] == [1, 1, 3, 2, 2, 1, 1, 1]
+    assert b"".join(runs).decode().split() == expected
+    assert [r.count(b"\n") for r in runs] == [5, 5, 2]
+    assert all(r.endswith(b"\n") for r in runs)
 
 
 def test_read_blobs_equals_read_blob_one_by_one(tmp_path: Path) -> None:
