@@ -8,6 +8,8 @@ tool, of this kind (``ai`` or ``bot``), with this confidence. The shipped catalo
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 import tomllib
 from bisect import bisect_right
@@ -19,7 +21,7 @@ from importlib import resources
 from itertools import accumulate
 from re import _constants as _C  # type: ignore[attr-defined]
 from re import _parser as _P  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, Final
 
 import ahocorasick_rs
 import pandas as pd
@@ -422,6 +424,45 @@ def load_derived(table: Any) -> None:
             _DERIVED.setdefault(pattern, d)
 
 
+#: The catalogue's :func:`derived_table`, shipped so that indexing it parses no regex (a tenth
+#: of a second per run); ``scripts/update_derived.py`` writes it, a test checks it is current.
+DERIVED_FILE: Final = "data/derived.json"
+
+
+def _rules_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def derived_json(rules: Iterable[Rule], rules_text: str) -> str:
+    """The derived literals of ``rules`` (computed afresh) as JSON, tied to the rules file
+    they were made from."""
+    def lits(x: frozenset[str] | None) -> list[str] | None:
+        return None if x is None else sorted(x)
+
+    fresh = {r.pattern: (required_literals(r.pattern), trailer_keys(r.pattern),
+                         start_literals(r.pattern)) for r in rules}  # fmt: skip
+    table = {p: [[sorted(g) for g in d[0]], lits(d[1]), lits(d[2])] for p, d in fresh.items()}
+    doc = {"rules_sha256": _rules_digest(rules_text), "derived": table}
+    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def shipped_derived(rules_text: str) -> dict[str, Derived]:
+    """The shipped table, if it was made from ``rules_text`` (else nothing)."""
+    try:
+        raw = resources.files("provenance").joinpath(DERIVED_FILE).read_text("utf-8")
+        doc = json.loads(raw)
+        if doc.get("rules_sha256") != _rules_digest(rules_text):
+            return {}
+        return {
+            p: (tuple(frozenset(g) for g in d[0]),
+                None if d[1] is None else frozenset(d[1]),
+                None if d[2] is None else frozenset(d[2]))
+            for p, d in doc["derived"].items()
+        }  # fmt: skip
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return {}  # load_derived checks the shapes; anything else derives afresh
+
+
 @dataclass(frozen=True)
 class FieldIndex:
     """The rules of one field, arranged so that most values rule them all out cheaply.
@@ -716,6 +757,7 @@ class RuleSet:
     def builtin(cls) -> RuleSet:
         """The catalogue shipped with provenance."""
         text = resources.files("provenance").joinpath("data/rules.toml").read_text("utf-8")
+        load_derived(shipped_derived(text))
         return cls.from_toml(text, "builtin")
 
     def customised(

@@ -166,3 +166,21 @@ def test_derived_literals_survive_the_memo_and_bad_tables_are_ignored(
     fresh.scan  # noqa: B018
     assert rules_mod._parse.cache_info().currsize == 0
     assert fresh.scan.literals == RULES.scan.literals
+
+
+def test_the_shipped_derived_table_is_current() -> None:
+    """``provenance/data/derived.json`` holds what deriving every shipped pattern afresh gives
+    (``python scripts/update_derived.py`` rewrites it), and is only used for that rules file."""
+    from provenance import rules as rules_mod
+
+    data = Path(rules_mod.__file__).parent / "data"
+    text = (data / "rules.toml").read_text("utf-8")
+    shipped = (data / "derived.json").read_text("utf-8")
+    assert shipped == rules_mod.derived_json(RuleSet.from_toml(text, "builtin"), text)
+    table = rules_mod.shipped_derived(text)
+    assert set(table) == {r.pattern for r in RuleSet.from_toml(text, "builtin")}
+    for pattern, (gate, keys, starts) in table.items():
+        assert gate == rules_mod.required_literals(pattern)
+        assert keys == rules_mod.trailer_keys(pattern)
+        assert starts == rules_mod.start_literals(pattern)
+    assert rules_mod.shipped_derived(text + "\n# edited\n") == {}
