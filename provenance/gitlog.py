@@ -183,10 +183,6 @@ def _parse_date(raw: str) -> tuple[int, str]:
         return 0, "+0000"
 
 
-def _count(raw: str) -> int | None:
-    return None if raw == "-" else int(raw)
-
-
 class _Stderr:
     """Drains a child's stderr on a thread so a chatty git can never block its stdout."""
 
@@ -557,8 +553,9 @@ class _Parser:
                     continue
                 t = tok.lstrip(b"\n")
                 parts = t.split(b"\t", 2)
-                if len(parts) == 3 and _NUM.match(parts[0]) and _NUM.match(parts[1]):
-                    a, d = _count(_decode(parts[0])), _count(_decode(parts[1]))
+                if len(parts) == 3 and _numeric(parts[0]) and _numeric(parts[1]):
+                    a = None if parts[0] == b"-" else int(parts[0])
+                    d = None if parts[1] == b"-" else int(parts[1])
                     if parts[2]:
                         files.append(FileChange(_decode(parts[2]), a, d))
                     else:
@@ -570,7 +567,9 @@ class _Parser:
             yield self._record(header, files)
 
     def _record(self, h: list[bytes], files: list[FileChange]) -> CommitRecord:
-        f = [_decode(x) for x in h] + [""] * (self.nfields - len(h))
+        # One decode for the whole header: the fields hold no NUL (the message may, last).
+        f = _decode(b"\0".join(h)).split("\0", self.nfields - 1)
+        f += [""] * (self.nfields - len(f))
         at, atz = _parse_date(f[8])
         ct, ctz = _parse_date(f[9])
         return CommitRecord(
@@ -591,7 +590,9 @@ class _Parser:
         )
 
 
-_NUM = re.compile(rb"^(\d+|-)$")
+def _numeric(raw: bytes) -> bool:
+    """A numstat count: ASCII digits, or ``-`` for a binary file."""
+    return raw == b"-" or raw.isdigit()
 
 
 def log_args(nonce: bytes, *, renames: bool = True) -> list[str]:

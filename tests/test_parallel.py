@@ -6,6 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fixtures.builder import ALICE, BOB, RepoBuilder, lines
 from fixtures.hostile import build_booby_trapped, build_odd
@@ -246,3 +248,18 @@ def test_read_blobs_of_paths_the_batch_protocol_cannot_carry(tmp_path: Path) -> 
     expected = {"crfile\r": b"cr\n", "crfile": b"plain\n",
                 "caf\udce9": repo.read_blob(tip, "caf\udce9")}  # fmt: skip
     assert repo.read_blobs(tip, paths) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=8).filter(lambda b: b"\0" not in b), min_size=10,
+                max_size=10), st.binary(max_size=12))  # fmt: skip
+def test_header_fields_decode_as_each_alone(fields: list[bytes], message: bytes) -> None:
+    """The parser decodes a commit's header in one go; each field (the message may hold NUL)
+    comes out as decoding it alone would, invalid UTF-8 replaced the same way."""
+    parser = gitlog._Parser(b"N")
+    header = [b"a" * 40, b"", *fields[2:8], b"1 +0000", b"2 -0130", message]
+    rec = parser._record(header, [])
+    alone = [x.decode("utf-8", errors="replace") for x in header]
+    assert (rec.author_name, rec.author_email, rec.author, rec.author_mail, rec.committer_name,
+            rec.committer_email, rec.message) == (*alone[2:8], alone[10])  # fmt: skip
+    assert (rec.authored_at, rec.committer_tz) == (1, "-0130")
