@@ -35,10 +35,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from provenance import gitlog
 from provenance.cache import cache_root
@@ -59,6 +56,13 @@ from provenance.landing import landing_commits
 from provenance.metrics import CAVEAT, ExcludedSummary, GroupBy, commit_key, dir_of, ext_of
 from provenance.progress import Progress
 from provenance.rules import Confidence, Field, RuleSet
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    from provenance._lazy import numpy as np
+    from provenance._lazy import pandas as pd
 
 # -- options ---------------------------------------------------------------------------------
 

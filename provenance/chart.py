@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from provenance.errors import ConfigError, OutputError, ProvenanceError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from provenance._lazy import pandas as pd
 
 if TYPE_CHECKING:
     from provenance.blame import BlameReport

@@ -28,14 +28,17 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from provenance import metrics
 from provenance.errors import ConfigError
 from provenance.frame import Audit
 from provenance.render import fmt_share, plain
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from provenance._lazy import pandas as pd
 
 #: Policy names, in the order they are evaluated and reported.
 POLICY_NAMES = (

@@ -14,11 +14,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import numpy as np
-import pandas as pd
-
+from provenance._lazy import preload
 from provenance.classify import (
     NO_EVIDENCE,
     CommitClass,
@@ -45,10 +43,15 @@ from provenance.gitlog import (
 from provenance.landing import extend_landing, landing_commits
 from provenance.rules import Confidence, Field, Kind, RuleSet, derived_table, load_derived
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    from provenance._lazy import numpy as np
+    from provenance._lazy import pandas as pd
+
 CLASSES = [c.value for c in CommitClass]
 CONFIDENCES = [c.label for c in Confidence]
-CLASS_DTYPE = pd.CategoricalDtype(CLASSES)
-CONFIDENCE_DTYPE = pd.CategoricalDtype(CONFIDENCES, ordered=True)
 
 #: Columns of :attr:`Audit.commits`, in order (documented in the README).
 COMMIT_COLUMNS = (
@@ -308,6 +311,7 @@ def audit(
     and ``until`` select by that landed date. ``progress`` is called with the number of commits
     read so far. Returns an :class:`Audit` holding the frames.
     """
+    preload()  # pandas, needed for the frames, imports while git works
     repo = Repository(path)
     shallow = repo.check_not_shallow(allow_shallow)
     tip = repo.resolve(rev)
@@ -463,6 +467,8 @@ def _frames(
     def conf(c: Confidence | None) -> str | None:
         return c.label if c is not None else None
 
+    class_dtype = pd.CategoricalDtype(CLASSES)
+    confidence_dtype = pd.CategoricalDtype(CONFIDENCES, ordered=True)
     commits = pd.DataFrame(
         {
             "sha": pd.array(cols.sha, dtype="string"),
@@ -472,16 +478,16 @@ def _frames(
             "author": pd.array(cols.author, dtype="string"),
             "author_email": pd.array(cols.email, dtype="string"),
             "subject": pd.array(cols.subject, dtype="string"),
-            "class": pd.Categorical([v.cls.value for v in verdicts], dtype=CLASS_DTYPE),
+            "class": pd.Categorical([v.cls.value for v in verdicts], dtype=class_dtype),
             "tool": pd.Categorical([v.tool for v in verdicts]),
             "tools": pd.array(["; ".join(v.tools) for v in verdicts], dtype="string"),
             "models": pd.array(["; ".join(v.models) for v in verdicts], dtype="string"),
             "confidence": pd.Categorical(
-                [conf(v.confidence) for v in verdicts], dtype=CONFIDENCE_DTYPE
+                [conf(v.confidence) for v in verdicts], dtype=confidence_dtype
             ),
             "rules": pd.array([";".join(v.counted) for v in verdicts], dtype="string"),
             "evidence_scope": pd.Categorical([v.scope for v in verdicts]),
-            "hint": pd.Categorical([conf(v.hint) for v in verdicts], dtype=CONFIDENCE_DTYPE),
+            "hint": pd.Categorical([conf(v.hint) for v in verdicts], dtype=confidence_dtype),
             "files": nfiles,
             "added": added,
             "deleted": deleted,

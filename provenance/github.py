@@ -13,8 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from provenance import metrics
 from provenance.check import CheckResult, Failure
@@ -22,6 +21,11 @@ from provenance.errors import OutputError
 from provenance.frame import Audit
 from provenance.metrics import TOTAL
 from provenance.render import fmt_share, md_escape, plain
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from provenance._lazy import pandas as pd
 
 #: How many AI-assisted commits the summary lists.
 TOP_COMMITS = 10

@@ -13,15 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from provenance.chart import AreaChart, area_from_report, bars_from_table
 from provenance.frame import Audit
 from provenance.metrics import Report, merged_share, report
 from provenance.render import fmt_cell, fmt_share
 from provenance.svg import area_svg, bars_svg
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from provenance._lazy import pandas as pd
 
 #: Columns of the breakdown tables, with their headings.
 TABLE_COLUMNS = {

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from provenance.classify import CommitClass
 from provenance.frame import CONFIDENCES, Audit
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    from provenance._lazy import numpy as np
+    from provenance._lazy import pandas as pd
 
 CAVEAT = (
     "AI share is a lower bound of declared provenance: it counts only commits that carry a trace "

@@ -22,12 +22,16 @@ from contextlib import contextmanager
 from enum import StrEnum
 from itertools import accumulate, islice
 from pathlib import Path
-from typing import IO, Any
-
-import numpy as np
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from provenance.errors import OutputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    from provenance._lazy import numpy as np
+    from provenance._lazy import pandas as pd
 
 SCHEMA_VERSION = 1
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from provenance.blame import BLAME_COLUMNS, BlameReport
 from provenance.render import (
@@ -22,6 +20,11 @@ from provenance.render import (
     records,
     text_table,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from provenance._lazy import pandas as pd
 
 #: Columns the terminal and Markdown tables show after the key columns (CSV and JSON have all).
 DISPLAY_COLUMNS = ("files", "commits", "lines", "ai_lines", "human_lines", "bot_lines", "ai_share")

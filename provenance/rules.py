@@ -21,12 +21,16 @@ from importlib import resources
 from itertools import accumulate
 from re import _constants as _C  # type: ignore[attr-defined]
 from re import _parser as _P  # type: ignore[attr-defined]
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import ahocorasick_rs
-import pandas as pd
 
 from provenance.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from provenance._lazy import pandas as pd
 
 
 class Confidence(IntEnum):

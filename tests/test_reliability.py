@@ -335,3 +335,21 @@ def test_ctrl_c_exits_130_and_leaves_nothing(
     time.sleep(0.1)
     assert [pid for pid in children if _alive(pid)] == []  # every git child was killed
     assert list(work.iterdir()) == []  # no output, no temp file
+
+
+def test_commands_start_git_before_importing_pandas(linear_repo: Built) -> None:
+    """Importing the CLI does not import pandas or numpy (their 0.2 s of start-up runs on a
+    thread while git works), and the lazy stand-ins give the real modules' attributes."""
+    code = (
+        "import sys, provenance, provenance.cli\n"
+        "assert 'pandas' not in sys.modules and 'numpy' not in sys.modules, 'imported'\n"
+        "from provenance._lazy import pandas, preload\n"
+        "t = preload(); t.join()\n"
+        "import pandas as real\n"
+        "assert pandas.DataFrame is real.DataFrame and preload() is None\n"
+        f"a = provenance.audit({str(linear_repo.path)!r}, cache=False)\n"
+        "print(len(a.commits))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    assert out.split() == [str(len(linear_repo.sha))]
