@@ -6,6 +6,7 @@ usage, 3 git failed, 4 an output could not be written, 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ import click
 
 from provenance import frame as audit_mod
 from provenance import metrics
-from provenance.errors import EXIT_INTERRUPTED, ProvenanceError
+from provenance.errors import EXIT_INTERRUPTED, EXIT_OUTPUT_FAILED, ProvenanceError
 from provenance.gitlog import DEFAULT_CACHE, DEFAULT_JOBS
 from provenance.progress import progress
 from provenance.ranges import parse_range
@@ -276,6 +277,36 @@ from provenance import cli_blame, cli_ci  # noqa: E402, F401
 def main() -> None:
     """Console-script entry point."""
     try:
-        cli.main(prog_name="provenance")
-    except KeyboardInterrupt:
-        fail("interrupted", EXIT_INTERRUPTED)
+        try:
+            cli.main(prog_name="provenance")
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_INTERRUPTED)
+    except SystemExit as exc:
+        _exit(exc.code)
+    _exit(0)
+
+
+def _exit(code: object) -> None:
+    """Flush stdout and stderr and end the process now, with ``sys.exit``'s meaning of ``code``.
+
+    Every output file is closed by then and every git child reaped. What is skipped is the
+    interpreter's teardown, which frees the mined history object by object: a tenth of a
+    second after a 10k-commit run, for memory the operating system takes back anyway.
+    """
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        click.echo(str(code), err=True)
+        status = 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # the reader went away (e.g. `| head`): as in ProvenanceGroup.invoke
+    except OSError as exc:
+        click.echo(f"provenance: error: cannot write the output: {exc}", err=True)
+        status = status or EXIT_OUTPUT_FAILED
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(status)

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
-import git
-
 from provenance.errors import (
     DubiousOwnership,
     EmptyRepository,
@@ -234,6 +232,14 @@ class Repository:
         p = Path(path)
         if not p.exists():
             raise NotAGitRepository(f"path does not exist: {p}")
+        self.git_executable = shutil.which("git") or ""
+        if not self.git_executable:
+            raise GitError("git is not installed or not on PATH")
+        try:
+            import git  # GitPython; imported here, as it runs `git version` when imported
+        except ImportError as exc:
+            line = str(exc).strip().splitlines()[0] if str(exc).strip() else "import failed"
+            raise GitError(f"GitPython cannot use git: {line}") from None
         try:
             repo = git.Repo(p, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -242,7 +248,6 @@ class Repository:
             raise NotAGitRepository(f"cannot open git repository at {p}: {exc}") from None
         self.git_dir = Path(repo.git_dir)
         repo.close()
-        self.git_executable = shutil.which("git") or "git"
         # Ask git itself whether there is a work tree: GitPython guesses "not bare" for a bare
         # repository without a config file.
         self._cwd = str(p)

@@ -429,7 +429,13 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
     or to ``stdout`` when no path is given. A failure leaves no partial file behind.
     A target that is not a regular file (``/dev/null``, a pipe) is appended to in place."""
     if path is None or str(path) == "-":
-        yield stdout
+        try:
+            yield stdout
+            stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader went away: the CLI stops quietly
+        except OSError as exc:  # a full disk or a device error behind the redirection
+            raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
         return
     shown = Path(path)
     target, in_place = output_target(path)

@@ -353,3 +353,39 @@ def test_commands_start_git_before_importing_pandas(linear_repo: Built) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
     assert out.split() == [str(len(linear_repo.sha))]
+
+
+def _cli(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    kw.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run([sys.executable, "-m", "provenance", *args], stderr=subprocess.PIPE,
+                          text=True, check=False, **kw)  # type: ignore[call-overload]  # fmt: skip
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["commits", "report"])
+def test_a_full_disk_behind_stdout_is_one_line(linear_repo: Built, command: str) -> None:
+    with open("/dev/full", "w") as full:
+        proc = _cli([command, str(linear_repo.path), "-q", "--no-cache"], stdout=full)
+    assert proc.returncode == 4
+    assert proc.stderr.splitlines() == [
+        "provenance: error: cannot write standard output: No space left on device"
+    ]
+
+
+def test_git_missing_from_path_is_one_line(linear_repo: Built, tmp_path: Path) -> None:
+    proc = _cli(["report", str(linear_repo.path), "-q"], env={**os.environ, "PATH": str(tmp_path)})
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines() == ["provenance: error: git is not installed or not on PATH"]
+
+
+def test_the_cli_exit_status_and_output_survive_its_quick_exit(linear_repo: Built) -> None:
+    """main() ends with os._exit once stdout and stderr are flushed: the whole output is there,
+    and each way out keeps its status (success, --version, usage error, library error)."""
+    proc = _cli(["commits", str(linear_repo.path), "-q", "--no-cache", "--format", "json"])
+    assert proc.returncode == 0
+    assert len(json.loads(proc.stdout)) == len(linear_repo.sha)
+    assert _cli(["--version"]).stdout.startswith("provenance, version ")
+    assert _cli(["no-such-command"]).returncode == 2
+    bad = _cli(["report", str(linear_repo.path / "missing")])
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert bad.stderr.startswith("provenance: error: ")
