@@ -7,6 +7,7 @@ and :func:`preload` imports pandas on a thread while git works.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import threading
@@ -34,11 +35,17 @@ pandas = LazyModule("pandas")
 numpy = LazyModule("numpy")
 
 
+def _import_quietly(name: str) -> None:
+    # A failure here is raised again, with its traceback, where the module is first used.
+    with contextlib.suppress(Exception):
+        importlib.import_module(name)
+
+
 def preload() -> threading.Thread | None:
     """Start importing pandas (and numpy) on a background thread, unless it is imported
     already; returns the thread."""
     if "pandas" in sys.modules:
         return None
-    t = threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True)
+    t = threading.Thread(target=_import_quietly, args=("pandas",), daemon=True)
     t.start()
     return t

@@ -206,7 +206,8 @@ class Store:
             old.path.unlink(missing_ok=True)
         live = {n for s in snaps[:_KEEP_SNAPSHOTS] for n, _, _ in s.segments}
         now = time.time()
-        for p in self.dir.glob("seg-*.bin"):
+        # Orphans: unreferenced segments, and temporary files of runs killed mid-write.
+        for p in [*self.dir.glob("seg-*.bin"), *self.dir.glob(".tmp-*")]:
             try:
                 if p.name not in live and now - p.stat().st_mtime > _ORPHAN_AGE:
                     p.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -276,17 +276,20 @@ from provenance import cli_blame, cli_ci  # noqa: E402, F401
 
 def main() -> None:
     """Console-script entry point."""
+    code: object = 0
     try:
         try:
             cli.main(prog_name="provenance")
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
     except SystemExit as exc:
-        _exit(exc.code)
-    _exit(0)
+        code = exc.code
+    # Outside the handler: the exception and its traceback are released first, so every
+    # generator it held (git processes, cache writers) is closed before the process ends.
+    _exit(code)
 
 
-def _exit(code: object) -> None:
+def _exit(code: object) -> NoReturn:
     """Flush stdout and stderr and end the process now, with ``sys.exit``'s meaning of ``code``.
 
     Every output file is closed by then and every git child reaped. What is skipped is the
@@ -301,12 +304,14 @@ def _exit(code: object) -> None:
         click.echo(str(code), err=True)
         status = 1
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except BrokenPipeError:
         pass  # the reader went away (e.g. `| head`): as in ProvenanceGroup.invoke
     except OSError as exc:
-        click.echo(f"provenance: error: cannot write the output: {exc}", err=True)
+        click.echo(f"provenance: error: cannot write standard output: {exc.strerror}", err=True)
         status = status or EXIT_OUTPUT_FAILED
-    with contextlib.suppress(OSError):
-        sys.stderr.flush()
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
     os._exit(status)

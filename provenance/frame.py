@@ -353,10 +353,17 @@ def audit(
             since_memo = [base_sha] if base_sha else ()
         stream = iter_history(repo, tip, exclude=since_memo, renames=renames, jobs=jobs,
                               cache=cache and memo_tip is None)  # fmt: skip
-        for n, rec in enumerate(stream, len(hist.parents) + 1):
-            if progress is not None:
-                progress(n)
-            hist.add(rec, ruleset, ev_cache, boundary)
+        try:
+            for n, rec in enumerate(stream, len(hist.parents) + 1):
+                if progress is not None:
+                    progress(n)
+                hist.add(rec, ruleset, ev_cache, boundary)
+        finally:
+            # Closed here, not when garbage collected: an error or Ctrl-C in this loop stops
+            # the git processes and discards a half-written cache segment at once.
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
         hist.flush(ruleset, ev_cache)
     cols, parents, committed = hist.cols, hist.parents, hist.committed
 

@@ -68,6 +68,7 @@ DIFF_OPTIONS: tuple[str, ...] = (
     "--no-color",
     "--diff-algorithm=myers",
     "--ignore-submodules=all",
+    "-O/dev/null",  # diff.orderFile: git log reads it, diff-tree does not
 )
 
 _CHUNK = 1 << 20
@@ -524,7 +525,7 @@ class _Parser:
             tokens = buf.split(b"\0")
             buf = tokens.pop()
             if self.mark is not None and buf.endswith(self.mark):
-                # Nothing follows a mark until the next request: take it without its NUL.
+                # Nothing follows a mark until the next request: take it (or several) now.
                 tokens.append(buf)
                 buf = b""
             for tok in tokens:
@@ -534,14 +535,19 @@ class _Parser:
                     header, files, pending_rename = [], [], None
                     started += 1
                     continue
-                if self.mark is not None and tok.lstrip(b"\n") == self.mark:
-                    if header is not None:
-                        yield self._record(header, files)
-                    header, files, pending_rename = None, [], None
-                    if self.on_mark is not None:
-                        self.on_mark(started)
-                    started = 0
-                    continue
+                if self.mark is not None and tok.lstrip(b"\n").startswith(self.mark):
+                    marks = tok.count(self.mark)
+                    if tok.replace(self.mark, b"").strip(b"\n") == b"":
+                        # One mark per run; runs that printed nothing leave marks in a row.
+                        if header is not None:
+                            yield self._record(header, files)
+                        header, files, pending_rename = None, [], None
+                        if self.on_mark is not None:
+                            self.on_mark(started)
+                            for _ in range(marks - 1):
+                                self.on_mark(0)
+                        started = 0
+                        continue
                 if header is None:
                     continue
                 if len(header) < self.nfields:
@@ -789,9 +795,9 @@ class _Pool:
             self.inflight[w] -= sent
             self.ready.notify()
         if got != sent:  # diff-tree reports a commit it cannot read and goes on: not us
-            err = self.workers[w].err
-            raise GitError(f"git diff-tree failed: {got} of {sent} commits came back: "
-                           f"{_first_error_line(err.peek())}")  # fmt: skip
+            said = self.workers[w].err.peek()  # git's line, if its thread has read it yet
+            raise GitError(f"git diff-tree failed: {got} of {sent} commits came back"
+                           + (f": {_first_error_line(said)}" if said else ""))  # fmt: skip
 
     def _work(self, w: int, nonce: bytes) -> None:
         try:
@@ -807,6 +813,10 @@ class _Pool:
                         return
             if batch:
                 self._put(batch)
+            with self.lock:
+                lost = sum(self.runs[w]) if not self.stop.is_set() else 0
+            if lost:
+                raise GitError(f"git diff-tree failed: {lost} commits never came back")
         except BaseException as exc:
             self._put(exc)
         finally:
@@ -858,10 +868,11 @@ def mine(
     mined by ``jobs`` git processes (0: one per core) and never read from a cache.
 
     With one job this is :func:`iter_commits`. With more, one ``git rev-list`` streams the
-    commit ids, blocks of consecutive commits (see :func:`guided_blocks`) go to ``jobs`` concurrent
-    ``git log --no-walk=unsorted --stdin`` processes, and each process's output is parsed on
-    its own thread. The commit sets are disjoint and cover the walk, so the records are the
-    same as with one process (merges without files, others against their first parent).
+    commit ids and runs of :data:`CHUNK` consecutive ones go to ``jobs`` long-lived
+    ``git diff-tree --stdin`` workers (see :class:`_Pool`), each parsed on its own thread. The
+    runs are disjoint and cover the walk, and a worker prints for each commit what ``git log``
+    prints, so the records are the same as with one process (merges without files, others
+    against their first parent).
     """
     jobs = resolve_jobs(jobs)
     if jobs == 1:

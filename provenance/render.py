@@ -435,6 +435,9 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
         except BrokenPipeError:
             raise  # the reader went away: the CLI stops quietly
         except OSError as exc:  # a full disk or a device error behind the redirection
+            # What is still buffered can never be written: let the final flush drop it.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
             raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
         return
     shown = Path(path)

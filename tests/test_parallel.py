@@ -94,8 +94,8 @@ def test_workers_print_what_git_log_prints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: str
 ) -> None:
     """``diff-tree --stdin`` workers against one ``git log``: mailmap, encodings, odd names,
-    extreme dates, submodules, octopus merges, and a repository configured to run programs
-    and to detect copies."""
+    extreme dates, submodules, octopus merges, a repository configured to run programs and to
+    detect copies, and a diff.orderFile."""
     if build == "core":
         path = build_core(tmp_path / "core").path
     elif build == "odd":
@@ -104,6 +104,10 @@ def test_workers_print_what_git_log_prints(
         path = build_booby_trapped(tmp_path / "trapped", tmp_path / "markers").path
     repo = Repository(path)
     tip = repo.resolve("HEAD")
+    # git log orders files by diff.orderFile and diff-tree does not: both are told to ignore it.
+    order = tmp_path / "order"
+    order.write_text("".join(f"{p}\n" for p in sorted(repo.tree_paths(tip), reverse=True)))
+    subprocess.run(["git", "-C", str(path), "config", "diff.orderFile", str(order)], check=True)
     monkeypatch.setattr(gitlog, "CHUNK", 2)
     monkeypatch.setattr(gitlog, "WINDOW", 3)
     for renames in (True, False):
@@ -180,6 +184,39 @@ def test_a_commit_the_worker_skips_is_an_error(
     monkeypatch.setattr(gitlog, "_id_chunks", with_a_missing_commit)
     with pytest.raises(GitError, match="git diff-tree failed: 3 of 4 commits came back"):
         list(mine(repo, repo.resolve("HEAD"), jobs=2))
+
+
+def test_a_last_run_that_prints_nothing_is_an_error(
+    mixed: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose only commit cannot be read comes back as its mark alone."""
+    monkeypatch.setattr(gitlog, "CHUNK", 3)
+    repo = Repository(mixed.path)
+    real = gitlog._id_chunks
+
+    def then_a_missing_commit(*args: object) -> object:
+        yield from real(*args)  # type: ignore[arg-type]
+        yield b"2" * 40 + b"\n"
+
+    monkeypatch.setattr(gitlog, "_id_chunks", then_a_missing_commit)
+    with pytest.raises(GitError, match="git diff-tree failed: 0 of 1 commits came back"):
+        list(mine(repo, repo.resolve("HEAD"), jobs=1 + 1))
+
+
+@pytest.mark.parametrize("size", [1, 7, 1 << 20])
+def test_marks_in_a_row_each_end_a_run(size: int) -> None:
+    """Runs that printed nothing leave their marks back to back; each one is counted, however
+    the stream is cut into reads."""
+    mark = b"prov-mark-0123"
+    header = b"\0N\0" + b"\0".join([b"a" * 40, b"", b"x", b"y", b"x", b"y", b"x", b"y",
+                                   b"1 +0000", b"1 +0000", b"msg\n"]) + b"\0"  # fmt: skip
+    stream = header + b"\n1\t2\tf.txt\0" + mark + b"\n" + mark + b"\n" + mark + b"\n"
+    seen: list[int] = []
+    parser = gitlog._Parser(b"N", mark, seen.append)
+    chunks = (stream[i : i + size] for i in range(0, len(stream), size))
+    recs = list(parser.records(chunks))
+    assert [r.files for r in recs] == [(FileChange("f.txt", 1, 2),)]
+    assert seen == [1, 0, 0]
 
 
 def test_unknown_exclude_is_raised(mixed: Built) -> None:

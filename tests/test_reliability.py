@@ -356,7 +356,11 @@ def test_commands_start_git_before_importing_pandas(linear_repo: Built) -> None:
 
 
 def _cli(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process, its stdout block-buffered as for any user."""
     kw.setdefault("stdout", subprocess.PIPE)
+    env = dict(kw.pop("env", os.environ))  # type: ignore[call-overload]
+    env.pop("PYTHONUNBUFFERED", None)
+    kw["env"] = env
     return subprocess.run([sys.executable, "-m", "provenance", *args], stderr=subprocess.PIPE,
                           text=True, check=False, **kw)  # type: ignore[call-overload]  # fmt: skip
 
@@ -389,3 +393,36 @@ def test_the_cli_exit_status_and_output_survive_its_quick_exit(linear_repo: Buil
     bad = _cli(["report", str(linear_repo.path / "missing")])
     assert (bad.returncode, bad.stdout) == (2, "")
     assert bad.stderr.startswith("provenance: error: ")
+
+
+def test_an_interrupt_while_records_are_consumed_stops_git_and_leaves_no_temp_file(
+    linear_repo: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing in audit's own loop (not inside the miner) with the cache on: the
+    miner is closed there and then, so its git processes are killed and the cache segment
+    it was writing is discarded."""
+    from provenance import gitlog
+
+    monkeypatch.setattr(gitlog, "CHUNK", 1)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PROVENANCE_CACHE_DIR", str(cache))
+    started: list[subprocess.Popen[bytes]] = []
+    real = gitlog._Pool._started
+
+    def spy(self: gitlog._Pool, proc: subprocess.Popen[bytes]) -> None:
+        started.append(proc)
+        real(self, proc)
+
+    def interrupt(n: int) -> None:
+        if n == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(gitlog._Pool, "_started", spy)
+    # ``info`` holds the traceback, and with it audit's frame: nothing is left for the
+    # garbage collector to close, as when the CLI exits at once.
+    with pytest.raises(KeyboardInterrupt) as info:
+        provenance.audit(linear_repo.path, cache=True, jobs=2, progress=interrupt)
+    assert info.traceback
+    assert started
+    assert all(p.poll() is not None for p in started)
+    assert [p.name for p in cache.rglob("*") if p.name.startswith(".tmp")] == []
