@@ -662,13 +662,14 @@ def resolve_jobs(jobs: int) -> int:
     return jobs if jobs > 0 else max(1, cpu_count())
 
 
-#: Commits handed to a worker at a time, and the most a worker may have in flight (written to
-#: its stdin, not yet parsed back). Workers are long-lived ``git diff-tree --stdin`` processes:
-#: each pays git's start-up (mapping and faulting in the pack files, about 0.14 s of CPU on
-#: git/git) once, and small consecutive runs keep them evenly loaded to the very end. Each run
-#: is followed by a marker line, which diff-tree echoes and flushes once the run's last commit
-#: is out: so the feeder knows exactly what is done, and git's output can stay block-buffered
-#: (``GIT_FLUSH=0``) without ever holding back what the feeder waits for.
+#: Commits handed to a worker at a time, and the in-flight count (written to its stdin, not
+#: yet parsed back) below which a worker gets another run. Workers are long-lived
+#: ``git diff-tree --stdin`` processes: each pays git's start-up (mapping and faulting in the
+#: pack files, about 0.14 s of CPU on git/git) once, and small consecutive runs keep them
+#: evenly loaded to the very end. Each run is followed by a marker line, which diff-tree
+#: echoes and flushes once the run's last commit is out: so the feeder knows exactly what is
+#: done, and git's output can stay block-buffered (``GIT_FLUSH=0``) without ever holding back
+#: what the feeder waits for.
 CHUNK = 64
 WINDOW = 4 * CHUNK
 _BATCH = 256
@@ -709,7 +710,7 @@ class _Pool:
     """``jobs`` long-lived ``git diff-tree --stdin`` workers fed from one ``git rev-list``.
 
     A feeder thread hands each run of :data:`CHUNK` ids to the worker with the fewest commits in
-    flight, and never lets one have more than :data:`WINDOW`; a thread per worker parses its
+    flight, and only to one with fewer than :data:`WINDOW`; a thread per worker parses its
     output and hands batches to the consumer through a bounded queue. So memory stays flat, a
     slow consumer slows git down instead of buffering its output, and the workers finish
     together. Closing kills every child; the first error from any thread is re-raised in the
@@ -724,7 +725,7 @@ class _Pool:
         self.lock = threading.Lock()
         self.ready = threading.Condition(self.lock)
         self.procs: set[subprocess.Popen[bytes]] = set()
-        self.inflight = [0] * jobs
+        # Sizes of the runs each worker has in flight, oldest first.
         self.runs: list[collections.deque[int]] = [collections.deque() for _ in range(jobs)]
         self.mark = b"prov-mark-" + secrets.token_hex(8).encode()
         nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
@@ -768,11 +769,11 @@ class _Pool:
                     while True:
                         if self.stop.is_set():
                             return
-                        w = min(range(self.jobs), key=self.inflight.__getitem__)
-                        if self.inflight[w] < WINDOW:
+                        load = [sum(r) for r in self.runs]
+                        w = min(range(self.jobs), key=load.__getitem__)
+                        if load[w] < WINDOW:
                             break
                         self.ready.wait(0.1)
-                    self.inflight[w] += n
                     self.runs[w].append(n)
                 stdin = self.workers[w].proc.stdin
                 assert stdin is not None
@@ -792,7 +793,6 @@ class _Pool:
     def _done(self, w: int, got: int) -> None:
         with self.ready:
             sent = self.runs[w].popleft()
-            self.inflight[w] -= sent
             self.ready.notify()
         if got != sent:  # diff-tree reports a commit it cannot read and goes on: not us
             said = self.workers[w].err.peek()  # git's line, if its thread has read it yet

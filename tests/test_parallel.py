@@ -168,39 +168,31 @@ def test_worker_failure_is_raised(mixed: Built, monkeypatch: pytest.MonkeyPatch)
         list(mine(repo, repo.resolve("HEAD"), jobs=2))
 
 
+@pytest.mark.parametrize(("last", "message"), [(False, "3 of 4 commits came back"),
+                                               (True, "0 of 1 commits came back")])
 def test_a_commit_the_worker_skips_is_an_error(
-    mixed: Built, monkeypatch: pytest.MonkeyPatch
+    mixed: Built, monkeypatch: pytest.MonkeyPatch, last: bool, message: str
 ) -> None:
     """diff-tree reports an unreadable commit on stderr and goes on with exit 0; the miner
-    counts each run's commits, so a short history is never taken for the whole one."""
+    counts each run's commits, so a short history is never taken for the whole one. The
+    unreadable id goes into the second run, or alone into a last run, which comes back as its
+    mark alone."""
     monkeypatch.setattr(gitlog, "CHUNK", 3)
     repo = Repository(mixed.path)
     real = gitlog._id_chunks
+    missing = b"1" * 40 + b"\n"
 
     def with_a_missing_commit(*args: object) -> object:
-        for i, ids in enumerate(real(*args)):  # type: ignore[arg-type]
-            yield (b"1" * 40 + b"\n" + ids) if i == 1 else ids
+        runs = list(real(*args))  # type: ignore[arg-type]
+        if last:
+            runs.append(missing)
+        else:
+            runs[1] = missing + runs[1]
+        yield from runs
 
     monkeypatch.setattr(gitlog, "_id_chunks", with_a_missing_commit)
-    with pytest.raises(GitError, match="git diff-tree failed: 3 of 4 commits came back"):
+    with pytest.raises(GitError, match=f"git diff-tree failed: {message}"):
         list(mine(repo, repo.resolve("HEAD"), jobs=2))
-
-
-def test_a_last_run_that_prints_nothing_is_an_error(
-    mixed: Built, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A run whose only commit cannot be read comes back as its mark alone."""
-    monkeypatch.setattr(gitlog, "CHUNK", 3)
-    repo = Repository(mixed.path)
-    real = gitlog._id_chunks
-
-    def then_a_missing_commit(*args: object) -> object:
-        yield from real(*args)  # type: ignore[arg-type]
-        yield b"2" * 40 + b"\n"
-
-    monkeypatch.setattr(gitlog, "_id_chunks", then_a_missing_commit)
-    with pytest.raises(GitError, match="git diff-tree failed: 0 of 1 commits came back"):
-        list(mine(repo, repo.resolve("HEAD"), jobs=1 + 1))
 
 
 @pytest.mark.parametrize("size", [1, 7, 1 << 20])
