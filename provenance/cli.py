@@ -276,6 +276,11 @@ from provenance import cli_blame, cli_ci  # noqa: E402, F401
 
 def main() -> None:
     """Console-script entry point."""
+    # numpy's OpenBLAS starts a spinning thread per core when imported: a tenth of a second of
+    # CPU taken from git. Nothing here does linear algebra. (Only the CLI's own process: a
+    # program that imports provenance keeps its settings.)
+    if "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
     code: object = 0
     try:
         try:

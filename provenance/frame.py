@@ -311,7 +311,6 @@ def audit(
     and ``until`` select by that landed date. ``progress`` is called with the number of commits
     read so far. Returns an :class:`Audit` holding the frames.
     """
-    preload()  # pandas, needed for the frames, imports while git works
     repo = Repository(path)
     shallow = repo.check_not_shallow(allow_shallow)
     tip = repo.resolve(rev)
@@ -319,14 +318,7 @@ def audit(
     cfg = config if config is not None else load_config(repo, config_file)
     ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
     threshold = threshold_of(min_confidence, cfg)
-    pfilter = PathFilter(
-        include=(*cfg.include, *include),
-        exclude=(*cfg.exclude, *exclude),
-        defaults=default_excludes and cfg.default_excludes,
-        attributes=read_attributes(repo, tip),
-    )
     t0, t1 = parse_when(since), parse_when(until, end=True)
-    notes = notes_of(repo, ruleset)
 
     # In a shallow clone, git diffs a commit whose parents were not fetched against the empty
     # tree, as if it added every file: such boundary commits are dated but not counted.
@@ -346,6 +338,7 @@ def audit(
             memo_tip, hist = None, _History()  # a memo of another shape: a miss
         if memo_tip is not None and progress is not None:
             progress(len(hist.parents))  # commits known without mining
+    loading = None
     if memo_tip != tip:
         if memo_tip is not None:
             since_memo: Sequence[str] = [memo_tip]
@@ -358,6 +351,10 @@ def audit(
                 if progress is not None:
                     progress(n)
                 hist.add(rec, ruleset, ev_cache, boundary)
+                if loading is None:
+                    # pandas (for the frames) imports once git is busy: started earlier, the
+                    # import would hold the GIL that the threads feeding git need.
+                    loading = preload() or True
         finally:
             # Closed here, not when garbage collected: an error or Ctrl-C in this loop stops
             # the git processes and discards a half-written cache segment at once.
@@ -366,6 +363,13 @@ def audit(
                 close()
         hist.flush(ruleset, ev_cache)
     cols, parents, committed = hist.cols, hist.parents, hist.committed
+    pfilter = PathFilter(
+        include=(*cfg.include, *include),
+        exclude=(*cfg.exclude, *exclude),
+        defaults=default_excludes and cfg.default_excludes,
+        attributes=read_attributes(repo, tip),
+    )
+    notes = notes_of(repo, ruleset)
 
     # The memo keeps the landing of its tip; a tip built on it only walks the new mainline.
     landed = None
