@@ -225,8 +225,8 @@ def _first_error_line(stderr: str) -> str:
 class Repository:
     """A read-only handle on a git repository (working tree or bare).
 
-    Opening validates the path with GitPython; all git commands then run through
-    :meth:`run` and :meth:`stream` with the safe options above.
+    Opening asks git where the repository is (``rev-parse``); all git commands then run
+    through :meth:`run` and :meth:`stream` with the safe options above.
     """
 
     def __init__(self, path: str | os.PathLike[str] = ".") -> None:
@@ -236,30 +236,29 @@ class Repository:
         self.git_executable = shutil.which("git") or ""
         if not self.git_executable:
             raise GitError("git is not installed or not on PATH")
-        try:
-            import git  # GitPython; imported here, as it runs `git version` when imported
-        except ImportError as exc:
-            line = str(exc).strip().splitlines()[0] if str(exc).strip() else "import failed"
-            raise GitError(f"GitPython cannot use git: {line}") from None
-        try:
-            repo = git.Repo(p, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise NotAGitRepository(f"not a git repository: {p}") from None
-        except Exception as exc:  # GitPython raises assorted errors on damaged repositories
-            raise NotAGitRepository(f"cannot open git repository at {p}: {exc}") from None
-        self.git_dir = Path(repo.git_dir)
-        repo.close()
-        # Ask git itself whether there is a work tree: GitPython guesses "not bare" for a bare
-        # repository without a config file.
+        if not p.is_dir():
+            raise NotAGitRepository(f"not a git repository: {p}")
+        # git finds the repository itself (from a subfolder, a bare one, a linked worktree).
         self._cwd = str(p)
-        lines = self.run(
-            ["rev-parse", "--is-bare-repository", "--is-inside-git-dir", "--git-common-dir"]
-        ).splitlines()
-        out = lines[:2]
+        args = ["rev-parse", "--absolute-git-dir", "--is-bare-repository", "--is-inside-git-dir",
+                "--git-common-dir"]  # fmt: skip
+        proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
+            self.argv(args), cwd=self._cwd, env=git_env(), capture_output=True, check=False
+        )
+        lines = _decode(proc.stdout).splitlines()
+        if proc.returncode != 0 or len(lines) < 4:
+            err = _decode(proc.stderr)
+            if "dubious ownership" in err:
+                self._raise(args, proc.returncode, err)
+            if "not a git repository" in err:
+                raise NotAGitRepository(f"not a git repository: {p}")
+            raise NotAGitRepository(f"cannot open git repository at {p}: {_first_error_line(err)}")
+        self.git_dir = Path(lines[0])
+        out = lines[1:3]
         in_git_dir = out[1:] == ["true"]
         # A linked worktree has its own git dir (HEAD, index) but shares the common one, which
         # holds the objects, refs, ``shallow``, ``info/grafts`` and ``info/attributes``.
-        common = Path(lines[2]) if len(lines) > 2 and lines[2] else self.git_dir
+        common = Path(lines[3])
         self.common_dir = (common if common.is_absolute() else Path(self._cwd) / common).resolve()
         top = ""
         if not (out[:1] == ["true"] or in_git_dir):
