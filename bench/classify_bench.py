@@ -2,7 +2,7 @@
 
 ``python -m bench.classify_bench REPO [--limit 100000] [--runs 5]`` reads up to ``limit``
 commits' metadata with one metadata-only ``git log`` (not timed) and prints the median seconds
-spent classifying them with the shipped rules, in batches of 4,096 as ``audit`` does, as
+spent classifying them with the shipped rules, in batches of 1,024 as ``audit`` does, as
 JSON; ``one_by_one`` is the same work done commit by commit (``collect_evidence`` +
 ``decide``), and both must give the same verdicts.
 """

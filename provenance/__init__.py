@@ -8,7 +8,10 @@ Library use gives the same numbers as the CLI::
     a.commits, a.files                                         # the typed frames
 """
 
-from provenance.blame import surviving_share
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from provenance.classify import (
     CommitClass,
     CommitInfo,
@@ -21,6 +24,20 @@ from provenance.errors import ProvenanceError
 from provenance.frame import Audit, Explanation, audit, commit_rows, commit_table, explain
 from provenance.metrics import Report, merged_share, report
 from provenance.rules import Confidence, Rule, RuleSet
+
+if TYPE_CHECKING:
+    from provenance.blame import surviving_share
+
+
+def __getattr__(name: str) -> Any:
+    # blame (and its thread pool) is imported on first use (PEP 562): the other commands start
+    # their git processes sooner without it.
+    if name == "surviving_share":
+        from provenance.blame import surviving_share
+
+        return surviving_share
+    raise AttributeError(f"module 'provenance' has no attribute {name!r}")
+
 
 __all__ = [
     "Audit",

@@ -7,10 +7,10 @@ usage, 3 git failed, 4 an output could not be written, 130 interrupted.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -36,10 +36,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # only for --version
+
     try:
         return version("provenance")
     except PackageNotFoundError:  # running from a source tree
         return "0+unknown"
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"provenance, version {_version()}")
+        ctx.exit()
 
 
 def fail(message: str, code: int) -> None:
@@ -49,7 +57,19 @@ def fail(message: str, code: int) -> None:
 
 
 class ProvenanceGroup(click.Group):
-    """A click group that turns library errors and Ctrl-C into one stderr line and an exit code."""
+    """A click group that turns library errors and Ctrl-C into one stderr line and an exit code.
+
+    The commands of :data:`LAZY_COMMANDS` register themselves when their module is imported,
+    which happens only when one of them is run or listed: the others start sooner.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            importlib.import_module(LAZY_COMMANDS[cmd_name])
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -151,7 +171,8 @@ def _audit(kw: dict[str, Any]) -> audit_mod.Audit:
 
 
 @click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="provenance")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and exit.")  # fmt: skip
 def cli() -> None:
     """Measure how much of the code merged into a git repository was written with AI."""
 
@@ -270,8 +291,20 @@ def rules(path: str, config_file: str | None, fmt: str, pattern: bool, output: s
         out.write(text)
 
 
-# Commands defined in their own modules register themselves on `cli` when imported.
-from provenance import cli_blame, cli_ci  # noqa: E402, F401
+#: Commands defined in their own modules (which register them on `cli` when imported).
+LAZY_COMMANDS: dict[str, str] = {
+    "blame": "provenance.cli_blame",
+    "check": "provenance.cli_ci",
+    "badge": "provenance.cli_ci",
+    "schema": "provenance.cli_ci",
+}
+
+
+def load_all_commands() -> click.Group:
+    """:data:`cli` with every command registered (for tools that walk ``cli.commands``)."""
+    for module in sorted(set(LAZY_COMMANDS.values())):
+        importlib.import_module(module)
+    return cli
 
 
 def main() -> None:

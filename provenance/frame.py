@@ -130,8 +130,9 @@ class _Columns:
 
 
 # Commits whose evidence is collected together: large enough for one search of all their
-# messages to pay, small enough that the messages held meanwhile stay a few megabytes.
-_BATCH: Final = 4096
+# messages to pay, small enough that the last batch, classified once git has finished, is
+# quick (1,024 classify git/git faster than 4,096 did: 0.39 against 0.43 s per 100k).
+_BATCH: Final = 1024
 
 
 @dataclass

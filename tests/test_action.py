@@ -128,7 +128,9 @@ def test_action_shape() -> None:
 
 def test_inputs_map_to_cli_options() -> None:
     """Each input is the name of a `provenance check` option (path is its argument)."""
-    from provenance.cli import cli
+    from provenance.cli import load_all_commands
+
+    cli = load_all_commands()
 
     options = {o.lstrip("-") for p in cli.commands["check"].params for o in p.opts}
     assert set(ACTION["inputs"]) - {"path"} <= options

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
-from provenance.cli import cli
+from provenance.cli import load_all_commands
 from scripts.update_readme import updated
+
+cli = load_all_commands()
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -24,8 +24,10 @@ import provenance
 from fixtures.builder import RepoBuilder, lines
 from fixtures.hostile import build_booby_trapped, build_huge_commit, build_odd, tree_digest
 from fixtures.repos import Built
-from provenance.cli import cli
+from provenance.cli import load_all_commands
 from provenance.gitlog import CommitRecord, FileChange, _Parser
+
+cli = load_all_commands()
 
 Run = Callable[..., Result]
 
@@ -426,3 +428,22 @@ def test_an_interrupt_while_records_are_consumed_stops_git_and_leaves_no_temp_fi
     assert started
     assert all(p.poll() is not None for p in started)
     assert [p.name for p in cache.rglob("*") if p.name.startswith(".tmp")] == []
+
+
+
+def test_lazy_commands_are_listed_and_registered() -> None:
+    """A fresh process lists (for ``--help``) every command there is, although the modules of
+    :data:`LAZY_COMMANDS` are not imported yet, and each lazy name is where the map says."""
+    from provenance.cli import LAZY_COMMANDS
+
+    code = (
+        "import sys, click; from provenance.cli import cli; "
+        "print(' '.join(cli.list_commands(click.Context(cli)))); "
+        "print(sorted(m for m in sys.modules if m.startswith('provenance.cli_')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()  # fmt: skip
+    assert out[0].split() == sorted(cli.commands)
+    assert out[1] == "[]"  # nothing imported the command modules to list them
+    for name, module in LAZY_COMMANDS.items():
+        assert cli.commands[name].callback.__module__ == module  # type: ignore[union-attr]

@@ -85,3 +85,25 @@ def test_damaged_repository_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "r" / ".git" / "config").write_text("[core\nbroken")
     with pytest.raises(NotAGitRepository, match=r"^cannot open git repository at .*: fatal: "):
         Repository(tmp_path / "r")
+
+
+def test_public_api_resolves_lazily() -> None:
+    """``provenance.X`` for every name in ``__all__`` is the object its module defines (blame's
+    is imported on first use), even after the submodules are imported."""
+    import importlib
+
+    import provenance
+
+    modules = ["blame", "classify", "errors", "frame", "metrics", "rules"]
+    defined = {}
+    for m in modules:
+        module = importlib.import_module(f"provenance.{m}")
+        defined.update({n: getattr(module, n) for n in provenance.__all__ if hasattr(module, n)})
+    assert set(defined) == set(provenance.__all__)
+    for name in provenance.__all__:
+        assert getattr(provenance, name) is defined[name], name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        provenance.nope  # noqa: B018
+    namespace: dict[str, object] = {}
+    exec("from provenance import *", namespace)
+    assert set(provenance.__all__) <= set(namespace)

@@ -22,7 +22,9 @@ from jsonschema import Draft202012Validator
 from fixtures.builder import base_env
 from fixtures.ci_repos import build_pull_request
 from fixtures.repos import Built
-from provenance.cli import cli
+from provenance.cli import load_all_commands
+
+cli = load_all_commands()
 
 Run = Callable[..., Result]
 SCHEMA = json.loads(
