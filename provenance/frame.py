@@ -8,6 +8,8 @@ DataFrames are built column-wise.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 import re
@@ -271,6 +273,19 @@ def ruleset_key(rules: RuleSet) -> str:
 DATETIME_DTYPE: Final = "datetime64[s, UTC]"
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while the history is read: the records hold no cycles,
+    and its passes over the growing history took a tenth of the parsing time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _utc(seconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
     arr = np.asarray(seconds, dtype="int64").astype("datetime64[s]")
     return pd.DatetimeIndex(arr).tz_localize("UTC")
@@ -339,7 +354,8 @@ def audit(
             memo_tip, hist = None, _History()  # a memo of another shape: a miss
         if memo_tip is not None and progress is not None:
             progress(len(hist.parents))  # commits known without mining
-    loading = None
+    attrs: list[AttrRule] | None = None
+    notes: dict[str, tuple[str, ...]] = {}
     if memo_tip != tip:
         if memo_tip is not None:
             since_memo: Sequence[str] = [memo_tip]
@@ -348,14 +364,17 @@ def audit(
         stream = iter_history(repo, tip, exclude=since_memo, renames=renames, jobs=jobs,
                               cache=cache and memo_tip is None)  # fmt: skip
         try:
-            for n, rec in enumerate(stream, len(hist.parents) + 1):
-                if progress is not None:
-                    progress(n)
-                hist.add(rec, ruleset, ev_cache, boundary)
-                if loading is None:
-                    # pandas (for the frames) imports once git is busy: started earlier, the
-                    # import would hold the GIL that the threads feeding git need.
-                    loading = preload() or True
+            with _gc_paused():
+                for n, rec in enumerate(stream, len(hist.parents) + 1):
+                    if progress is not None:
+                        progress(n)
+                    hist.add(rec, ruleset, ev_cache, boundary)
+                    if attrs is None:
+                        # pandas (for the frames) imports once git is busy: started earlier, the
+                        # import would hold the GIL that the threads feeding git need. The
+                        # attributes and notes are read meanwhile too, not after git is done.
+                        preload()
+                        attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
         finally:
             # Closed here, not when garbage collected: an error or Ctrl-C in this loop stops
             # the git processes and discards a half-written cache segment at once.
@@ -364,13 +383,14 @@ def audit(
                 close()
         hist.flush(ruleset, ev_cache)
     cols, parents, committed = hist.cols, hist.parents, hist.committed
+    if attrs is None:
+        attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
     pfilter = PathFilter(
         include=(*cfg.include, *include),
         exclude=(*cfg.exclude, *exclude),
         defaults=default_excludes and cfg.default_excludes,
-        attributes=read_attributes(repo, tip),
+        attributes=attrs,
     )
-    notes = notes_of(repo, ruleset)
 
     # The memo keeps the landing of its tip; a tip built on it only walks the new mainline.
     landed = None

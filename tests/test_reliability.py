@@ -447,3 +447,25 @@ def test_lazy_commands_are_listed_and_registered() -> None:
     assert out[1] == "[]"  # nothing imported the command modules to list them
     for name, module in LAZY_COMMANDS.items():
         assert cli.commands[name].callback.__module__ == module  # type: ignore[union-attr]
+
+
+def test_audit_leaves_the_garbage_collector_as_it_was(core_repo: Built) -> None:
+    """Mining pauses the cyclic collector; it is back as it was afterwards, even on errors."""
+    import gc
+
+    assert gc.isenabled()
+    provenance.audit(core_repo.path, cache=False)
+    assert gc.isenabled()
+
+    def boom(n: int) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        provenance.audit(core_repo.path, cache=False, progress=boom)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        provenance.audit(core_repo.path, cache=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
