@@ -27,6 +27,7 @@ written into the measured repositories: caches live in a temporary directory and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -264,6 +265,14 @@ def render(info: dict[str, str], results: list[dict[str, object]], args: argpars
     return "\n".join(lines) + "\n"
 
 
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description="Benchmark the miner (see bench/run.py).")
@@ -292,9 +301,11 @@ def main(argv: list[str] | None = None) -> None:
         repos.insert(0, syn)
     info = machine()
     results, log = [], []
-    with tempfile.TemporaryDirectory(prefix="provenance-bench-") as t:
+    saved = {k: os.environ.get(k) for k in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    with tempfile.TemporaryDirectory(prefix="provenance-bench-") as t, contextlib.ExitStack() as st:
         # Measure provenance as installed: pip compiles the package's bytecode at install time,
         # so no run compiles its sources (the warm-up round fills this private cache).
+        st.callback(_restore_env, saved)
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = str(Path(t) / "pycache")
         for i, repo in enumerate(repos):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from fixtures.big import build
 def test_runner_writes_results(tmp_path: Path) -> None:
     repo = build(tmp_path / "tiny.git", commits=40)
     out = tmp_path / "RESULTS.md"
+    env = dict(os.environ)
     main(["--repo", str(repo), "--synthetic", "0", "--runs", "1", "--warmup", "0",
           "--pydriller-sample", "3", "--out", str(out)])  # fmt: skip
+    assert dict(os.environ) == env, "the runner left its bytecode settings behind"
     text = out.read_text(encoding="utf-8")
     assert "40 commits" in text
     assert "identical: **yes**" in text
