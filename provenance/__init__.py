@@ -39,6 +39,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'provenance' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), "surviving_share"})
+
+
 __all__ = [
     "Audit",
     "CommitClass",

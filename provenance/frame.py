@@ -8,8 +8,6 @@ DataFrames are built column-wise.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import os
 import re
@@ -273,19 +271,6 @@ def ruleset_key(rules: RuleSet) -> str:
 DATETIME_DTYPE: Final = "datetime64[s, UTC]"
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while the history is read: the records hold no cycles,
-    and its passes over the growing history took a tenth of the parsing time."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def _utc(seconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
     arr = np.asarray(seconds, dtype="int64").astype("datetime64[s]")
     return pd.DatetimeIndex(arr).tz_localize("UTC")
@@ -335,6 +320,12 @@ def audit(
     ruleset = cfg.apply(rules if rules is not None else RuleSet.builtin())
     threshold = threshold_of(min_confidence, cfg)
     t0, t1 = parse_when(since), parse_when(until, end=True)
+    filter_args: dict[str, Any] = {
+        "include": (*cfg.include, *include),
+        "exclude": (*cfg.exclude, *exclude),
+        "defaults": default_excludes and cfg.default_excludes,
+    }
+    PathFilter(**filter_args)  # a bad glob is an error now, not after mining
 
     # In a shallow clone, git diffs a commit whose parents were not fetched against the empty
     # tree, as if it added every file: such boundary commits are dated but not counted.
@@ -364,17 +355,16 @@ def audit(
         stream = iter_history(repo, tip, exclude=since_memo, renames=renames, jobs=jobs,
                               cache=cache and memo_tip is None)  # fmt: skip
         try:
-            with _gc_paused():
-                for n, rec in enumerate(stream, len(hist.parents) + 1):
-                    if progress is not None:
-                        progress(n)
-                    hist.add(rec, ruleset, ev_cache, boundary)
-                    if attrs is None:
-                        # pandas (for the frames) imports once git is busy: started earlier, the
-                        # import would hold the GIL that the threads feeding git need. The
-                        # attributes and notes are read meanwhile too, not after git is done.
-                        preload()
-                        attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
+            for n, rec in enumerate(stream, len(hist.parents) + 1):
+                if progress is not None:
+                    progress(n)
+                hist.add(rec, ruleset, ev_cache, boundary)
+                if attrs is None:
+                    # pandas (for the frames) imports once git is busy: started earlier, the
+                    # import would hold the GIL that the threads feeding git need. The
+                    # attributes and notes are read meanwhile too, not after git is done.
+                    preload()
+                    attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
         finally:
             # Closed here, not when garbage collected: an error or Ctrl-C in this loop stops
             # the git processes and discards a half-written cache segment at once.
@@ -383,14 +373,10 @@ def audit(
                 close()
         hist.flush(ruleset, ev_cache)
     cols, parents, committed = hist.cols, hist.parents, hist.committed
-    if attrs is None:
+    if attrs is None:  # no record came (all in the memo, or none new): nothing to overlap
+        preload()
         attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
-    pfilter = PathFilter(
-        include=(*cfg.include, *include),
-        exclude=(*cfg.exclude, *exclude),
-        defaults=default_excludes and cfg.default_excludes,
-        attributes=attrs,
-    )
+    pfilter = PathFilter(**filter_args, attributes=attrs)
 
     # The memo keeps the landing of its tip; a tip built on it only walks the new mainline.
     landed = None

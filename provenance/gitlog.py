@@ -59,6 +59,7 @@ _DROPPED_ENV = (
     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS", "GIT_SSH",
     "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
     "GIT_PAGER", "PAGER", "GIT_TRACE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+    "GIT_COMMON_DIR", "GIT_SHALLOW_FILE", "GIT_GRAFT_FILE", "GIT_REPLACE_REF_BASE",
 )  # fmt: skip
 
 # Options for any diff-producing command, so counts are the same whatever the user configured.
@@ -237,23 +238,33 @@ class Repository:
         if not self.git_executable:
             raise GitError("git is not installed or not on PATH")
         if not p.is_dir():
-            raise NotAGitRepository(f"not a git repository: {p}")
+            raise NotAGitRepository(f"not a git repository (not a directory): {p}")
         # git finds the repository itself (from a subfolder, a bare one, a linked worktree).
         self._cwd = str(p)
         args = ["rev-parse", "--absolute-git-dir", "--is-bare-repository", "--is-inside-git-dir",
                 "--git-common-dir"]  # fmt: skip
-        proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
-            self.argv(args), cwd=self._cwd, env=git_env(), capture_output=True, check=False
-        )
-        lines = _decode(proc.stdout).splitlines()
-        if proc.returncode != 0 or len(lines) < 4:
+        try:
+            proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
+                self.argv(args), cwd=self._cwd, env=git_env(), capture_output=True, check=False
+            )
+        except OSError as exc:  # e.g. a directory we may not enter
+            raise NotAGitRepository(f"cannot open git repository at {p}: {exc.strerror}") from None
+        # Paths are bytes on POSIX: decoded as the file system does, never with replacement.
+        lines = [os.fsdecode(x) for x in proc.stdout.split(b"\n")]
+        if proc.returncode != 0:
             err = _decode(proc.stderr)
+            if proc.returncode < 0:
+                raise GitError(f"git rev-parse was killed by signal {-proc.returncode}")
             if "dubious ownership" in err:
                 self._raise(args, proc.returncode, err)
             if "not a git repository" in err:
                 raise NotAGitRepository(f"not a git repository: {p}")
             raise NotAGitRepository(f"cannot open git repository at {p}: {_first_error_line(err)}")
-        self.git_dir = Path(lines[0])
+        git_dir = Path(lines[0])
+        if len(lines) < 4 or not git_dir.is_absolute() or not git_dir.is_dir():
+            # An old git echoes the options it does not know (--absolute-git-dir is 2.13's).
+            raise GitError(f"git rev-parse gave no repository for {p}: git 2.13 or newer needed")
+        self.git_dir = git_dir
         out = lines[1:3]
         in_git_dir = out[1:] == ["true"]
         # A linked worktree has its own git dir (HEAD, index) but shares the common one, which
@@ -262,7 +273,7 @@ class Repository:
         self.common_dir = (common if common.is_absolute() else Path(self._cwd) / common).resolve()
         top = ""
         if not (out[:1] == ["true"] or in_git_dir):
-            top = self.run(["rev-parse", "--show-toplevel"]).strip()
+            top = os.fsdecode(self.run_bytes(["rev-parse", "--show-toplevel"]).rstrip(b"\n"))
         self.work_tree = Path(top) if top else None
         self.bare = self.work_tree is None
         self._cwd = str(self.work_tree or self.git_dir)
@@ -279,9 +290,12 @@ class Repository:
     def _raise(self, args: Sequence[str], code: int, stderr: str) -> None:
         line = _first_error_line(stderr)
         if "dubious ownership" in stderr:
+            # git names the folder to trust (absolute, the repository's top), as in its advice.
+            m = re.search(r"safe\.directory '?([^'\n]+?)'?\s*$", stderr, re.MULTILINE)
+            where = m.group(1) if m else str(Path(self._cwd).resolve())
             raise DubiousOwnership(
-                f"git refuses {self._cwd}: it is owned by another user; if you trust it, run "
-                f"git config --global --add safe.directory {self._cwd}"
+                f"git refuses {where}: it is owned by another user; if you trust it, run "
+                f"git config --global --add safe.directory {where}"
             )
         raise GitError(f"git {args[0]} failed (exit {code}): {line}")
 

@@ -100,13 +100,15 @@ def test_dubious_ownership_gives_the_remedy(run: Run, linear_repo: Built, tmp_pa
         pytest.skip("needs root to give the repository to another user")
     repo = tmp_path / "owned"
     shutil.copytree(linear_repo.path, repo)
+    (repo / "sub").mkdir()
     subprocess.run(["chown", "-R", "65534:65534", str(repo)], check=True)
-    result = run(["report", repo], env={"GIT_CONFIG_GLOBAL": os.devnull})
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    [line] = result.stderr.splitlines()
-    assert "owned by another user" in line
-    assert f"git config --global --add safe.directory {repo}" in line
+    for where in (repo, repo / "sub"):  # the remedy names the repository, not the subfolder
+        result = run(["report", where], env={"GIT_CONFIG_GLOBAL": os.devnull})
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert "owned by another user" in line
+        assert line.endswith(f"git config --global --add safe.directory {repo}")
 
 
 def test_unknown_range(run: Run, core_repo: Built) -> None:
@@ -430,7 +432,6 @@ def test_an_interrupt_while_records_are_consumed_stops_git_and_leaves_no_temp_fi
     assert [p.name for p in cache.rglob("*") if p.name.startswith(".tmp")] == []
 
 
-
 def test_lazy_commands_are_listed_and_registered() -> None:
     """A fresh process lists (for ``--help``) every command there is, although the modules of
     :data:`LAZY_COMMANDS` are not imported yet, and each lazy name is where the map says."""
@@ -449,23 +450,52 @@ def test_lazy_commands_are_listed_and_registered() -> None:
         assert cli.commands[name].callback.__module__ == module  # type: ignore[union-attr]
 
 
-def test_audit_leaves_the_garbage_collector_as_it_was(core_repo: Built) -> None:
-    """Mining pauses the cyclic collector; it is back as it was afterwards, even on errors."""
+def test_cli_pauses_the_garbage_collector_only_while_it_mines(run: Run, core_repo: Built) -> None:
+    """The CLI mines with the cyclic collector off and puts it back as it was, also on errors;
+    the library's ``audit`` leaves it alone."""
     import gc
 
-    assert gc.isenabled()
-    provenance.audit(core_repo.path, cache=False)
-    assert gc.isenabled()
+    from provenance.cli import _gc_paused
 
-    def boom(n: int) -> None:
-        raise RuntimeError("stop")
-
-    with pytest.raises(RuntimeError, match="stop"):
-        provenance.audit(core_repo.path, cache=False, progress=boom)
+    seen: list[bool] = []
+    provenance.audit(core_repo.path, cache=False, progress=lambda n: seen.append(gc.isenabled()))
+    assert seen and all(seen)
+    with _gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), _gc_paused():
+        raise RuntimeError
+    assert gc.isenabled()
+    assert run(["commits", "-q", "--no-cache", core_repo.path]).exit_code == 0
+    assert gc.isenabled()
+    assert run(["commits", "-q", "--rev", "nope", core_repo.path]).exit_code == 2
     assert gc.isenabled()
     gc.disable()
     try:
-        provenance.audit(core_repo.path, cache=False)
+        assert run(["commits", "-q", "--no-cache", core_repo.path]).exit_code == 0
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_cli_keeps_openblas_to_one_thread_unless_told() -> None:
+    from provenance.cli import one_blas_thread
+
+    env: dict[str, str] = {"PATH": "/bin"}
+    one_blas_thread(env)
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        env = {name: "4"}
+        one_blas_thread(env)
+        assert env == {name: "4"}
+
+
+@pytest.mark.parametrize("option", ["include", "exclude"])
+def test_bad_glob_fails_before_mining(core_repo: Built, option: str) -> None:
+    from provenance.errors import ConfigError
+
+    seen: list[int] = []
+    with pytest.raises(ConfigError, match=r"invalid glob '\[z-a\]'"):
+        provenance.audit(core_repo.path, cache=False, progress=seen.append,
+                         **{option: ("[z-a]",)})  # fmt: skip
+    assert seen == []

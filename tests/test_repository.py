@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import git
@@ -70,7 +72,9 @@ def test_plain_folder_is_not_a_repository(tmp_path: Path) -> None:
 
 
 def test_file_is_not_a_repository(core_repo: Built) -> None:
-    with pytest.raises(NotAGitRepository, match=r"^not a git repository: .*README"):
+    with pytest.raises(
+        NotAGitRepository, match=r"^not a git repository \(not a directory\): .*README"
+    ):
         Repository(Path(core_repo.path) / "README.md")
 
 
@@ -104,6 +108,51 @@ def test_public_api_resolves_lazily() -> None:
         assert getattr(provenance, name) is defined[name], name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         provenance.nope  # noqa: B018
+    assert set(provenance.__all__) <= set(dir(provenance))
+    code = "import sys, provenance; print('provenance.blame' in sys.modules)"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert fresh.stdout.strip() == "False"  # blame is imported on first use only
     namespace: dict[str, object] = {}
     exec("from provenance import *", namespace)
     assert set(provenance.__all__) <= set(namespace)
+
+
+def test_symlinked_and_relative_paths(
+    layouts: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = Repository(layouts["top"])
+    link = tmp_path / "link"
+    link.symlink_to(layouts["top"])
+    assert Repository(link).git_dir == top.git_dir
+    assert Repository(link).resolve("HEAD") == top.resolve("HEAD")
+    monkeypatch.chdir(layouts["top"].parent)
+    rel = Repository(Path(layouts["top"].name) / "src")
+    assert rel.git_dir == top.git_dir and rel.work_tree == top.work_tree
+
+
+def test_environment_cannot_redirect_discovery(
+    layouts: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIT_DIR, GIT_COMMON_DIR and friends in the user's environment do not move the
+    repository (or its objects and refs) away from the path given."""
+    top = Repository(layouts["top"])
+    other = str(layouts["bare"])
+    for name in ("GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_WORK_TREE"):
+        monkeypatch.setenv(name, other)
+    r = Repository(layouts["top"])
+    assert (r.git_dir, r.common_dir, r.work_tree) == (top.git_dir, top.common_dir, top.work_tree)
+    assert r.resolve("HEAD") == top.resolve("HEAD")
+
+
+def test_non_utf8_directory_name(core_repo: Built, tmp_path: Path) -> None:
+    """Paths are bytes: a folder whose name is not UTF-8 opens like any other."""
+    parent = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9"))
+    parent.mkdir()
+    _git("clone", "-q", "--bare", core_repo.path, parent / "b.git")
+    _git("clone", "-q", core_repo.path, parent / "w")
+    bare, work = Repository(parent / "b.git"), Repository(parent / "w" / "src")
+    assert bare.git_dir == (parent / "b.git").resolve() and bare.bare
+    assert work.work_tree == (parent / "w").resolve()
+    assert (
+        bare.resolve("HEAD") == work.resolve("HEAD") == Repository(core_repo.path).resolve("HEAD")
+    )
