@@ -27,6 +27,7 @@ from provenance.render import (
     RULES_RENDERERS,
     OutputFormat,
     RowFormat,
+    discard,
     explanation_json,
     explanation_text,
     open_output,
@@ -81,8 +82,7 @@ class ProvenanceGroup(click.Group):
             fail("interrupted", EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): stop quietly, as other Unix tools do.
-            # Point stdout at /dev/null so the interpreter's final flush cannot fail too.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            discard(sys.stdout)
             sys.exit(0)
         return None
 

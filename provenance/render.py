@@ -423,6 +423,13 @@ def output_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
     return Path(os.path.realpath(target)), False
 
 
+def discard(stream: IO[str]) -> None:
+    """Point ``stream``'s descriptor at /dev/null, so a final flush of what it still buffers
+    (after its reader went away or its disk filled up) cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
 @contextmanager
 def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterator[IO[str]]:
     """Write to ``path`` atomically (temp file in the same folder, renamed when complete),
@@ -435,9 +442,7 @@ def open_output(path: str | os.PathLike[str] | None, stdout: IO[str]) -> Iterato
         except BrokenPipeError:
             raise  # the reader went away: the CLI stops quietly
         except OSError as exc:  # a full disk or a device error behind the redirection
-            # What is still buffered can never be written: let the final flush drop it.
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+            discard(stdout)  # what is still buffered can never be written
             raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
         return
     shown = Path(path)

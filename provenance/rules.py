@@ -401,10 +401,12 @@ def derive(pattern: str) -> Derived:
     """
     hit = _DERIVED.get(pattern)
     if hit is None:
-        hit = _DERIVED[pattern] = (
-            required_literals(pattern), trailer_keys(pattern), start_literals(pattern)
-        )
+        hit = _DERIVED[pattern] = _derive_afresh(pattern)
     return hit
+
+
+def _derive_afresh(pattern: str) -> Derived:
+    return required_literals(pattern), trailer_keys(pattern), start_literals(pattern)
 
 
 def derived_table(rules: Iterable[Rule]) -> dict[str, Derived]:
@@ -448,8 +450,7 @@ def derived_json(rules: Iterable[Rule], rules_text: str) -> str:
     def lits(x: frozenset[str] | None) -> list[str] | None:
         return None if x is None else sorted(x)
 
-    fresh = {r.pattern: (required_literals(r.pattern), trailer_keys(r.pattern),
-                         start_literals(r.pattern)) for r in rules}  # fmt: skip
+    fresh = {r.pattern: _derive_afresh(r.pattern) for r in rules}
     table = {p: [[sorted(g) for g in d[0]], lits(d[1]), lits(d[2])] for p, d in fresh.items()}
     doc = {"rules_sha256": _rules_digest(rules_text), "derived": table}
     return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
