@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -168,29 +169,27 @@ def test_worker_failure_is_raised(mixed: Built, monkeypatch: pytest.MonkeyPatch)
         list(mine(repo, repo.resolve("HEAD"), jobs=2))
 
 
-@pytest.mark.parametrize(("last", "message"), [(False, "3 of 4 commits came back"),
+@pytest.mark.parametrize(("last", "message"), [(False, "2 of 3 commits came back"),
                                                (True, "0 of 1 commits came back")])
 def test_a_commit_the_worker_skips_is_an_error(
     mixed: Built, monkeypatch: pytest.MonkeyPatch, last: bool, message: str
 ) -> None:
     """diff-tree reports an unreadable commit on stderr and goes on with exit 0; the miner
     counts each run's commits, so a short history is never taken for the whole one. The
-    unreadable id goes into the second run, or alone into a last run, which comes back as its
-    mark alone."""
+    unreadable id goes first into the second run, or alone into a last run, which comes back
+    as its mark alone."""
     monkeypatch.setattr(gitlog, "CHUNK", 3)
+    monkeypatch.setattr(gitlog, "BLOCK", 3)
     repo = Repository(mixed.path)
-    real = gitlog._id_chunks
-    missing = b"1" * 40 + b"\n"
+    real = gitlog._ids
+    missing = b"1" * 40
 
     def with_a_missing_commit(*args: object) -> object:
-        runs = list(real(*args))  # type: ignore[arg-type]
-        if last:
-            runs.append(missing)
-        else:
-            runs[1] = missing + runs[1]
-        yield from runs
+        ids = [i for part in real(*args) for i in part]  # type: ignore[arg-type]
+        ids.insert(len(ids) if last else 3, missing)
+        yield ids
 
-    monkeypatch.setattr(gitlog, "_id_chunks", with_a_missing_commit)
+    monkeypatch.setattr(gitlog, "_ids", with_a_missing_commit)
     with pytest.raises(GitError, match=f"git diff-tree failed: {message}"):
         list(mine(repo, repo.resolve("HEAD"), jobs=2))
 
@@ -240,15 +239,92 @@ def test_jobs_zero_means_one_per_core() -> None:
     assert gitlog.resolve_jobs(3) == 3
 
 
-def test_ids_go_out_in_runs_of_chunk(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    """rev-list's 12 ids, newest first, in runs of 5: 5, 5, 2."""
-    monkeypatch.setattr(gitlog, "CHUNK", 5)
+def test_ids_are_rev_lists(mixed: Built) -> None:
+    """rev-list's 12 ids, newest first, whole, however the reads cut them."""
     repo = Repository(mixed.path)
-    runs = list(gitlog._id_chunks(repo, ["main"], (), lambda p: None))
-    expected = repo.run(["rev-list", "main"]).split()
-    assert b"".join(runs).decode().split() == expected
-    assert [r.count(b"\n") for r in runs] == [5, 5, 2]
-    assert all(r.endswith(b"\n") for r in runs)
+    parts = list(gitlog._ids(repo, ["main"], (), lambda p: None))
+    assert [i.decode() for part in parts for i in part] == repo.run(["rev-list", "main"]).split()
+
+
+def plan_of(ids: list[bytes], reads: list[int], jobs: int) -> gitlog._Schedule:
+    """A schedule over ``ids``, which rev-list gives in reads of the given sizes (cycled)."""
+
+    def source() -> Iterator[list[bytes]]:
+        i, k = 0, 0
+        while i < len(ids):
+            n = reads[k % len(reads)]
+            yield ids[i : i + n]
+            i, k = i + n, k + 1
+
+    return gitlog._Schedule(jobs, source())
+
+
+def test_schedule_reserves_blocks_and_shares_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog, "CHUNK", 2)
+    monkeypatch.setattr(gitlog, "BLOCK", 4)
+    ids = [b"%02d" % i for i in range(11)]
+    plan = plan_of(ids, [3], jobs=2)
+    # Worker 0 reserves 00-03, worker 1 04-07; each gets its own block run by run.
+    assert plan.run_for(0) == [b"00", b"01"]
+    assert plan.run_for(1) == [b"04", b"05"]
+    assert plan.run_for(1) == [b"06", b"07"]
+    # Worker 1's block is used up: it reserves what rev-list has left, 08-10 (a short block).
+    assert plan.run_for(1) == [b"08", b"09"]
+    assert plan.run_for(0) == [b"02", b"03"]
+    # Nothing more from rev-list: worker 0 takes the back half of worker 1's block, none here
+    # (one id is left, and it stays with its owner).
+    assert plan.run_for(0) == []
+    assert not plan.done
+    assert plan.run_for(1) == [b"10"]
+    assert plan.done
+    assert plan.run_for(0) == plan.run_for(1) == []
+
+
+def test_schedule_steals_the_back_half(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog, "CHUNK", 2)
+    monkeypatch.setattr(gitlog, "BLOCK", 100)
+    ids = [b"%02d" % i for i in range(10)]
+    plan = plan_of(ids, [10], jobs=3)
+    assert plan.run_for(0) == [b"00", b"01"]  # worker 0 reserves all ten
+    assert plan.run_for(1) == [b"06", b"07"]  # worker 1 takes 06-09 of the 8 left
+    assert plan.run_for(2) == [b"04", b"05"]  # worker 2 takes 04-05 of worker 0's 02-05
+    assert plan.run_for(1) == [b"08", b"09"]
+    assert plan.run_for(0) == [b"02", b"03"]
+    assert plan.done
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 60), jobs=st.integers(1, 4), chunk=st.integers(1, 6),
+       block=st.integers(1, 20), reads=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+       order=st.lists(st.integers(0, 3), min_size=1, max_size=30))  # fmt: skip
+def test_schedule_hands_every_id_once_in_consecutive_runs(
+    n: int, jobs: int, chunk: int, block: int, reads: list[int], order: list[int]
+) -> None:
+    """Whatever the sizes and the order the workers ask in: every id goes out exactly once,
+    each run is a stretch of rev-list's order no longer than CHUNK, and the schedule is done
+    once nothing is left."""
+    ids = [b"%03d" % i for i in range(n)]
+    saved = gitlog.CHUNK, gitlog.BLOCK
+    gitlog.CHUNK, gitlog.BLOCK = chunk, block
+    try:
+        plan = plan_of(ids, reads, jobs)
+        out: list[bytes] = []
+        for step in range(4 * n + 4 * jobs + len(order)):
+            w = order[step % len(order)] % jobs
+            run = plan.run_for(w)
+            assert len(run) <= chunk
+            if run:
+                first = ids.index(run[0])
+                assert run == ids[first : first + len(run)]
+            out += run
+        # Whatever a worker could not take (a last id of another's block) goes to its owner.
+        for w in range(jobs):
+            while run := plan.run_for(w):
+                out += run
+        assert sorted(out) == ids
+        assert plan.done
+    finally:
+        gitlog.CHUNK, gitlog.BLOCK = saved
 
 
 def test_read_blobs_equals_read_blob_one_by_one(tmp_path: Path) -> None:

@@ -156,3 +156,23 @@ def test_non_utf8_directory_name(core_repo: Built, tmp_path: Path) -> None:
     assert (
         bare.resolve("HEAD") == work.resolve("HEAD") == Repository(core_repo.path).resolve("HEAD")
     )
+
+
+def test_git_runs_with_malloc_slack_and_the_users_own_tunables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """git's children keep 64 MiB of heap slack (see MALLOC_TUNABLES); a setting the user
+    made for a tunable is kept as it is, and other tunables of theirs are passed on."""
+    from provenance.gitlog import git_env, malloc_tunables
+
+    ours = "glibc.malloc.top_pad=67108864:glibc.malloc.trim_threshold=268435456"
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert git_env()["GLIBC_TUNABLES"] == ours
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.top_pad=0:glibc.cpu.x86_ibt=on")
+    assert git_env()["GLIBC_TUNABLES"] == (
+        "glibc.malloc.top_pad=0:glibc.cpu.x86_ibt=on:glibc.malloc.trim_threshold=268435456"
+    )
+    assert malloc_tunables("") == malloc_tunables(None) == ours
+    assert malloc_tunables("::glibc.malloc.trim_threshold=1") == (
+        "glibc.malloc.trim_threshold=1:glibc.malloc.top_pad=67108864"
+    )
