@@ -451,8 +451,8 @@ def test_lazy_commands_are_listed_and_registered() -> None:
 
 
 def test_cli_pauses_the_garbage_collector_only_while_it_mines(run: Run, core_repo: Built) -> None:
-    """The CLI mines with the cyclic collector off and puts it back as it was, also on errors;
-    the library's ``audit`` leaves it alone."""
+    """The CLI mines with the cyclic collector off and puts it back as it was, also on errors,
+    with what it made frozen; the library's ``audit`` leaves it alone."""
     import gc
 
     from provenance.cli import _gc_paused
@@ -460,9 +460,13 @@ def test_cli_pauses_the_garbage_collector_only_while_it_mines(run: Run, core_rep
     seen: list[bool] = []
     provenance.audit(core_repo.path, cache=False, progress=lambda n: seen.append(gc.isenabled()))
     assert seen and all(seen)
+    frozen = gc.get_freeze_count()
     with _gc_paused():
         assert not gc.isenabled()
+        made = [[n] for n in range(1000)]
     assert gc.isenabled()
+    # What exists when the pause ends is frozen: no collection walks the mined history again.
+    assert gc.get_freeze_count() >= frozen + len(made)
     with pytest.raises(RuntimeError), _gc_paused():
         raise RuntimeError
     assert gc.isenabled()
