@@ -551,8 +551,25 @@ def _frames(
 def commit_table(audit: Audit) -> pd.DataFrame:
     """The ``commits`` listing as a frame: the :data:`COMMIT_COLUMNS` of every counted commit,
     in landing order (then authored date, then id)."""
-    c = audit.commits.sort_values(["landed_at", "authored_at", "sha"], kind="stable")
+    c = audit.commits
+    if not _in_landing_order(c):  # as :func:`audit` makes them, unless changed since
+        c = c.sort_values(["landed_at", "authored_at", "sha"], kind="stable")
     return c[list(COMMIT_COLUMNS)].reset_index(drop=True)
+
+
+def _in_landing_order(c: pd.DataFrame) -> bool:
+    """True if the rows are sorted by landing date, then authored date, then id (a check of
+    a few vectorised comparisons, where sorting 100k rows by id takes a tenth of a second)."""
+    if len(c) < 2:
+        return True
+    la = c["landed_at"].to_numpy(dtype="datetime64[s]")
+    au = c["authored_at"].to_numpy(dtype="datetime64[s]")
+    same_la, same_au = la[1:] == la[:-1], au[1:] == au[:-1]
+    ordered = (la[1:] > la[:-1]) | (same_la & ((au[1:] > au[:-1]) | same_au))
+    if not ordered.all():
+        return False
+    sha = c["sha"].tolist()
+    return all(sha[i] <= sha[i + 1] for i in np.flatnonzero(same_la & same_au).tolist())
 
 
 def commit_rows(audit: Audit) -> Iterator[dict[str, Any]]:

@@ -251,3 +251,27 @@ def test_extend_landing_equals_a_full_landing(seed: int) -> None:
         old = {c: p for c, p in parents.items() if c in landed}
         if tip not in old:
             assert extend_landing(landing_commits(other, old), other, tip, parents) is None
+
+
+def test_commit_table_is_in_landing_order_however_the_frame_was_left(
+    core_audit: provenance.Audit,
+) -> None:
+    """audit() leaves the commits in landing order (then authored date, then id) and the
+    listing keeps it; a frame shuffled since, or with ties on both dates, is sorted again."""
+    from dataclasses import replace
+
+    from provenance.frame import commit_table
+
+    c = core_audit.commits
+    key = ["landed_at", "authored_at", "sha"]
+    expected = c.sort_values(key)["sha"].tolist()
+    assert c["sha"].tolist() == expected
+    assert commit_table(core_audit)["sha"].tolist() == expected
+    shuffled = replace(core_audit, commits=c.sample(frac=1, random_state=7))
+    assert commit_table(shuffled)["sha"].tolist() == expected
+    # Every commit on one landing and authored date: the ids decide, descending ones too.
+    tied = c.assign(landed_at=c["landed_at"].iloc[0], authored_at=c["authored_at"].iloc[0])
+    for frame in (tied, tied.iloc[::-1]):
+        table = commit_table(replace(core_audit, commits=frame))
+        assert table["sha"].tolist() == sorted(c["sha"].tolist())
+        assert list(table.index) == list(range(len(c)))

@@ -103,3 +103,19 @@ def test_one_column_of_empty_cells_and_no_rows() -> None:
     assert _same_bytes(pd.DataFrame({"a": pd.array(["", ""], dtype="string")})) == 'a\n""\n""\n'
     assert _same_bytes(pd.DataFrame({"a": [], "b": []})) == "a,b\n"
     assert _same_bytes(pd.DataFrame({"a": ["", "x"], "b": ["", ""]})) == "a,b\n,\nx,\n"
+
+
+def test_integer_columns_of_any_width() -> None:
+    import numpy as np
+
+    df = pd.DataFrame(
+        {
+            "nullable": pd.array([1, -2], dtype="Int64"),
+            "unsigned": np.array([0, 2**64 - 1], dtype="uint64"),
+            "small": np.array([-128, 127], dtype="int8"),
+            "holes": pd.array([None, 3], dtype="Int64"),
+        }
+    )
+    assert _same_bytes(df) == (
+        "nullable,unsigned,small,holes\n1,0,-128,\n-2,18446744073709551615,127,3\n"
+    )
