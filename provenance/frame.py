@@ -325,7 +325,9 @@ def audit(
         "exclude": (*cfg.exclude, *exclude),
         "defaults": default_excludes and cfg.default_excludes,
     }
-    PathFilter(**filter_args)  # a bad glob is an error now, not after mining
+    # A bad glob is an error now, not after mining. (Only the user's: the built-in ones are
+    # compiled once git is busy.)
+    PathFilter(include=filter_args["include"], exclude=filter_args["exclude"], defaults=False)
 
     # In a shallow clone, git diffs a commit whose parents were not fetched against the empty
     # tree, as if it added every file: such boundary commits are dated but not counted.
@@ -362,9 +364,11 @@ def audit(
                 if attrs is None:
                     # pandas (for the frames) imports once git is busy: started earlier, the
                     # import would hold the GIL that the threads feeding git need. The
-                    # attributes and notes are read meanwhile too, not after git is done.
+                    # attributes and notes are read, and the path filter compiled, meanwhile
+                    # too, not before git starts or after it is done.
                     preload()
                     attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
+                    pfilter = PathFilter(**filter_args, attributes=attrs)
         finally:
             # Closed here, not when garbage collected: an error or Ctrl-C in this loop stops
             # the git processes and discards a half-written cache segment at once.
@@ -376,7 +380,7 @@ def audit(
     if attrs is None:  # no record came (all in the memo, or none new): nothing to overlap
         preload()
         attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
-    pfilter = PathFilter(**filter_args, attributes=attrs)
+        pfilter = PathFilter(**filter_args, attributes=attrs)
 
     # The memo keeps the landing of its tip; a tip built on it only walks the new mainline.
     landed = None
