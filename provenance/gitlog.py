@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import functools
 import io
 import os
@@ -397,7 +398,8 @@ class Repository:
         )
         if started is not None:
             started(proc)
-        assert proc.stderr is not None
+        assert proc.stderr is not None and proc.stdout is not None
+        _widen(proc.stdout)
         return _Child(proc, tuple(args), _Stderr(proc.stderr))
 
     def _drain(self, child: _Child) -> Iterator[bytes]:
@@ -527,6 +529,19 @@ class Repository:
         if name is not None:
             paths = [p for p in paths if p.rsplit("/", 1)[-1] == name]
         return paths
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """Let git write 1 MiB ahead instead of 64 KiB (Linux), so it does not stop while the
+    thread that reads it waits its turn for the GIL. Best effort: a user over the kernel's
+    per-user pipe quota keeps the default."""
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe.fileno(), setsize, _PIPE_SIZE)
+
+
+_PIPE_SIZE = 1 << 20
 
 
 class _Parser:

@@ -368,3 +368,23 @@ def test_header_fields_decode_as_each_alone(fields: list[bytes], message: bytes)
     assert (rec.author_name, rec.author_email, rec.author, rec.author_mail, rec.committer_name,
             rec.committer_email, rec.message) == (*alone[2:8], alone[10])  # fmt: skip
     assert (rec.authored_at, rec.committer_tz) == (1, "-0130")
+
+
+def test_git_may_write_a_mebibyte_ahead(mixed: Built, tmp_path: Path) -> None:
+    """Every git child's stdout pipe holds 1 MiB (Linux), so git does not stop while the thread
+    that reads it waits for the GIL; where the pipe cannot grow, it keeps its size."""
+    import fcntl
+
+    repo = Repository(mixed.path)
+    child = repo._spawn(["rev-list", "HEAD"])
+    try:
+        assert child.proc.stdout is not None
+        size = getattr(fcntl, "F_GETPIPE_SZ", None)
+        if size is not None:
+            assert fcntl.fcntl(child.proc.stdout.fileno(), size) == 1 << 20
+    finally:
+        assert b"".join(repo._drain(child)).count(b"\n") == 12
+    plain = tmp_path / "not-a-pipe"
+    plain.write_bytes(b"")
+    with plain.open("rb") as fh:
+        gitlog._widen(fh)  # refused by the kernel: nothing raised
