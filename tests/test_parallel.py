@@ -268,7 +268,7 @@ def test_schedule_reserves_blocks_and_shares_the_last(monkeypatch: pytest.Monkey
     assert plan.run_for(0) == [b"00", b"01"]
     assert plan.run_for(1) == [b"04", b"05"]
     assert plan.run_for(1) == [b"06", b"07"]
-    # Worker 1's block is used up: it reserves what rev-list has left, 08-10 (a short block).
+    # Worker 1's block is used up: it reserves 08-11, of which rev-list prints 08-10.
     assert plan.run_for(1) == [b"08", b"09"]
     assert plan.run_for(0) == [b"02", b"03"]
     # Nothing more from rev-list: worker 0 takes the back half of worker 1's block, none here
@@ -278,6 +278,34 @@ def test_schedule_reserves_blocks_and_shares_the_last(monkeypatch: pytest.Monkey
     assert plan.run_for(1) == [b"10"]
     assert plan.done
     assert plan.run_for(0) == plan.run_for(1) == []
+
+
+def test_schedule_starts_a_block_before_rev_list_has_printed_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker's first run goes out once rev-list has printed it, not the whole block; the
+    next worker's block starts BLOCK positions on, and takes the ids as they come."""
+    monkeypatch.setattr(gitlog, "CHUNK", 2)
+    monkeypatch.setattr(gitlog, "BLOCK", 6)
+    ids = [b"%02d" % i for i in range(14)]
+    reads: list[int] = []
+
+    def source() -> Iterator[list[bytes]]:
+        for i in range(0, len(ids), 3):
+            reads.append(i)
+            yield ids[i : i + 3]
+
+    plan = gitlog._Schedule(2, source())
+    assert plan.run_for(0) == [b"00", b"01"] and len(reads) == 1
+    assert plan.run_for(1) == [b"06", b"07"] and len(reads) == 3  # 03-05 went to worker 0
+    assert plan.run_for(0) == [b"02", b"03"] and len(reads) == 3
+    assert plan.run_for(0) == [b"04", b"05"]
+    assert plan.run_for(0) == [b"12", b"13"] and len(reads) == 5  # 08, then 09-11 to worker 1
+    assert plan.run_for(1) == [b"08", b"09"]
+    assert plan.run_for(1) == [b"10", b"11"]
+    assert not plan.done
+    assert plan.run_for(1) == []  # rev-list is done and nothing is left to share
+    assert plan.done
 
 
 def test_schedule_steals_the_back_half(monkeypatch: pytest.MonkeyPatch) -> None:
