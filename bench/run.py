@@ -17,7 +17,9 @@ process (:mod:`bench.measure`), so the ratios compare medians taken under the sa
 - the same two cache variants of ``provenance report`` (the main job: a small table instead
   of one CSV row per commit);
 - PyDriller (:mod:`bench.pydriller_sample`) on an evenly strided sample, extrapolated;
-- classification alone (:mod:`bench.classify_bench`) over up to 100k commits' metadata.
+- classification alone (:mod:`bench.classify_bench`) over up to 100k commits' metadata;
+- for reference, not a target: the floor with the glibc malloc settings provenance gives its
+  git processes (:data:`provenance.gitlog.MALLOC_TUNABLES`).
 
 The outputs of the provenance variants are compared once (they must be identical). Nothing is
 written into the measured repositories: caches live in a temporary directory and PyDriller
@@ -41,6 +43,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from provenance.gitlog import malloc_tunables
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,6 +163,11 @@ def bench_repo(repo: Path, runs: int, warmup: int, sample: int, tmp: Path,
                 [["rm", "-rf", str(incr2)], ["cp", "-a", str(base), str(incr2)]]),
         Variant("provenance, all defaults (cache on, empty)", prov(repo), env_of[cold],
                 [["rm", "-rf", str(cold)]]),
+        # Not a target: the floor as provenance runs git (its glibc malloc settings), to show
+        # how much of the ratio they account for.
+        Variant("reference: git log --numstat with provenance's malloc settings",
+                ["git", "-C", str(repo), "log", "--numstat"],
+                {"GLIBC_TUNABLES": malloc_tunables(os.environ.get("GLIBC_TUNABLES"))}),
     ]  # fmt: skip
     # Fill the caches (untimed) and check that every variant prints the same rows.
     digests = {}
