@@ -566,14 +566,23 @@ def _in_landing_order(c: pd.DataFrame) -> bool:
     a few vectorised comparisons, where sorting 100k rows by id takes a tenth of a second)."""
     if len(c) < 2:
         return True
-    la = c["landed_at"].to_numpy(dtype="datetime64[s]")
-    au = c["authored_at"].to_numpy(dtype="datetime64[s]")
-    same_la, same_au = la[1:] == la[:-1], au[1:] == au[:-1]
-    ordered = (la[1:] > la[:-1]) | (same_la & ((au[1:] > au[:-1]) | same_au))
+    try:
+        la, au = _instants(c["landed_at"]), _instants(c["authored_at"])
+        same_la, same_au = la[1:] == la[:-1], au[1:] == au[:-1]
+        ordered = (la[1:] > la[:-1]) | (same_la & ((au[1:] > au[:-1]) | same_au))
+    except (TypeError, ValueError, AttributeError):  # not dates: let the sort decide
+        return False
     if not ordered.all():
         return False
     sha = c["sha"].tolist()
     return all(sha[i] <= sha[i + 1] for i in np.flatnonzero(same_la & same_au).tolist())
+
+
+def _instants(s: pd.Series) -> np.ndarray:
+    """A date column as naive UTC datetime64 at its own precision (NaT compares unequal)."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s.to_numpy()
 
 
 def commit_rows(audit: Audit) -> Iterator[dict[str, Any]]:

@@ -108,6 +108,10 @@ def git_env() -> dict[str, str]:
 MALLOC_TUNABLES: tuple[tuple[str, str], ...] = (
     ("glibc.malloc.top_pad", str(64 << 20)),
     ("glibc.malloc.trim_threshold", str(256 << 20)),
+    # Setting either of those turns off glibc's own raising of the mmap threshold, which would
+    # leave every blob of 128 KiB or more to an mmap and munmap of its own: fixed at the
+    # highest value glibc would raise it to.
+    ("glibc.malloc.mmap_threshold", str(32 << 20)),
 )
 
 
@@ -532,16 +536,17 @@ class Repository:
 
 
 def _widen(pipe: IO[bytes]) -> None:
-    """Let git write 1 MiB ahead instead of 64 KiB (Linux), so it does not stop while the
-    thread that reads it waits its turn for the GIL. Best effort: a user over the kernel's
-    per-user pipe quota keeps the default."""
+    """Let git write 256 KiB ahead instead of 64 KiB (Linux), so it does not stop while the
+    thread that reads it waits its turn for the GIL. Best effort: where the kernel refuses
+    (``pipe-max-size``, a user over the per-user quota), the pipe keeps its size. Even 64
+    workers stay well inside the default quota of 64 MiB of pipes per user."""
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
     if setsize is not None:
         with contextlib.suppress(OSError):
             fcntl.fcntl(pipe.fileno(), setsize, _PIPE_SIZE)
 
 
-_PIPE_SIZE = 1 << 20
+_PIPE_SIZE = 256 << 10
 
 
 class _Parser:
@@ -765,8 +770,9 @@ class _Schedule:
     is handed out exactly once.
     """
 
-    def __init__(self, jobs: int, source: Iterator[list[bytes]]) -> None:
+    def __init__(self, jobs: int, source: Iterator[list[bytes]], block: int | None = None) -> None:
         self.source = source
+        self.size = BLOCK if block is None else block
         self.exhausted = False
         self.read = 0  # ids read from rev-list so far
         self.reserved = 0  # positions before this one belong to some block
@@ -784,16 +790,16 @@ class _Schedule:
         """True if ids of ``w``'s block are still to come from rev-list."""
         return not self.exhausted and self.ends[w] > self.read
 
-    def run_for(self, w: int) -> list[bytes]:
-        """Up to :data:`CHUNK` ids for worker ``w`` (reading rev-list if need be); empty if
-        nothing is left that ``w`` may take now."""
+    def run_for(self, w: int, read: bool = True) -> list[bytes]:
+        """Up to :data:`CHUNK` ids for worker ``w``, after reading rev-list once more if ``read``
+        and its block lacks them; empty if nothing is there for ``w`` now."""
         block = self.blocks[w]
         if not block and not self._waiting(w) and (self.pending or not self.exhausted):
-            # A new block: the next BLOCK positions, some of them read already.
-            self.reserved = self.ends[w] = self.reserved + BLOCK
+            # A new block: the next positions, some of them read already.
+            self.reserved = self.ends[w] = self.reserved + self.size
             pending = self.pending
-            block.extend(pending.popleft() for _ in range(min(BLOCK, len(pending))))
-        while len(block) < CHUNK and self._waiting(w):
+            block.extend(pending.popleft() for _ in range(min(self.size, len(pending))))
+        if read and len(block) < CHUNK and self._waiting(w):
             self._read()
         if not block and self.exhausted and not self.pending:
             largest = max(self.blocks, key=len)
@@ -808,7 +814,7 @@ class _Schedule:
             return
         first, self.read = self.read, self.read + len(ids)
         for w, end in enumerate(self.ends):
-            start = end - BLOCK
+            start = end - self.size
             if end > first and start < self.read:  # some of these ids are in w's block
                 self.blocks[w].extend(ids[max(start - first, 0) : end - first])
         if self.read > self.reserved:
@@ -873,7 +879,10 @@ class _Pool:
 
     def _feed(self, revs: Sequence[str], exclude: Sequence[str]) -> None:
         try:
-            plan = _Schedule(self.jobs, _ids(self.repo, revs, exclude, self._started))
+            # Blocks shrink with more workers, so the last one's first block is never more
+            # than 2 * BLOCK positions into rev-list's output.
+            plan = _Schedule(self.jobs, _ids(self.repo, revs, exclude, self._started),
+                             max(CHUNK, 2 * BLOCK // self.jobs))  # fmt: skip
             while True:
                 with self.ready:
                     while True:
@@ -886,13 +895,20 @@ class _Pool:
                             break
                         self.ready.wait(0.1)
                     seen = self.finished
+                # The least loaded first, from what rev-list has printed; only if none of them
+                # has anything there, read rev-list further (once) for them.
                 run: list[bytes] = []
-                for w in ready:  # the least loaded first
-                    if run := plan.run_for(w):
+                for read in (False, True):
+                    for w in ready:
+                        if run := plan.run_for(w, read):
+                            break
+                    if run:
                         break
                 if not run:
                     if plan.done:
                         return
+                    if not plan.exhausted:
+                        continue  # what was read went to busy workers' blocks: read on
                     # What is left belongs to busy workers, in pieces too small to share.
                     with self.ready:
                         if self.finished == seen:

@@ -275,3 +275,10 @@ def test_commit_table_is_in_landing_order_however_the_frame_was_left(
         table = commit_table(replace(core_audit, commits=frame))
         assert table["sha"].tolist() == sorted(c["sha"].tolist())
         assert list(table.index) == list(range(len(c)))
+    # Dates finer than a second (not from audit(), but a frame may be changed) count whole.
+    fine = c.iloc[:2].assign(
+        landed_at=pd.to_datetime(["2025-01-01T00:00:01.7Z", "2025-01-01T00:00:01.2Z"]),
+        authored_at=c["authored_at"].iloc[0],
+    )
+    table = commit_table(replace(core_audit, commits=fine))
+    assert table["sha"].tolist() == fine["sha"].tolist()[::-1]

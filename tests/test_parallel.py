@@ -259,25 +259,33 @@ def plan_of(ids: list[bytes], reads: list[int], jobs: int) -> gitlog._Schedule:
     return gitlog._Schedule(jobs, source())
 
 
+def take(plan: gitlog._Schedule, w: int) -> list[bytes]:
+    """What the feeder hands worker ``w`` alone: rev-list is read, once per call, until the
+    worker has a run or rev-list is done."""
+    while not (run := plan.run_for(w)) and not plan.exhausted:
+        pass
+    return run
+
+
 def test_schedule_reserves_blocks_and_shares_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gitlog, "CHUNK", 2)
     monkeypatch.setattr(gitlog, "BLOCK", 4)
     ids = [b"%02d" % i for i in range(11)]
     plan = plan_of(ids, [3], jobs=2)
     # Worker 0 reserves 00-03, worker 1 04-07; each gets its own block run by run.
-    assert plan.run_for(0) == [b"00", b"01"]
-    assert plan.run_for(1) == [b"04", b"05"]
-    assert plan.run_for(1) == [b"06", b"07"]
+    assert take(plan, 0) == [b"00", b"01"]
+    assert take(plan, 1) == [b"04", b"05"]
+    assert take(plan, 1) == [b"06", b"07"]
     # Worker 1's block is used up: it reserves 08-11, of which rev-list prints 08-10.
-    assert plan.run_for(1) == [b"08", b"09"]
-    assert plan.run_for(0) == [b"02", b"03"]
+    assert take(plan, 1) == [b"08", b"09"]
+    assert take(plan, 0) == [b"02", b"03"]
     # Nothing more from rev-list: worker 0 takes the back half of worker 1's block, none here
     # (one id is left, and it stays with its owner).
-    assert plan.run_for(0) == []
+    assert take(plan, 0) == []
     assert not plan.done
-    assert plan.run_for(1) == [b"10"]
+    assert take(plan, 1) == [b"10"]
     assert plan.done
-    assert plan.run_for(0) == plan.run_for(1) == []
+    assert take(plan, 0) == take(plan, 1) == []
 
 
 def test_schedule_starts_a_block_before_rev_list_has_printed_it(
@@ -296,15 +304,17 @@ def test_schedule_starts_a_block_before_rev_list_has_printed_it(
             yield ids[i : i + 3]
 
     plan = gitlog._Schedule(2, source())
-    assert plan.run_for(0) == [b"00", b"01"] and len(reads) == 1
-    assert plan.run_for(1) == [b"06", b"07"] and len(reads) == 3  # 03-05 went to worker 0
-    assert plan.run_for(0) == [b"02", b"03"] and len(reads) == 3
-    assert plan.run_for(0) == [b"04", b"05"]
-    assert plan.run_for(0) == [b"12", b"13"] and len(reads) == 5  # 08, then 09-11 to worker 1
-    assert plan.run_for(1) == [b"08", b"09"]
-    assert plan.run_for(1) == [b"10", b"11"]
+    assert take(plan, 0) == [b"00", b"01"] and len(reads) == 1
+    # Without reading, worker 1 gets nothing: its block starts beyond what rev-list printed.
+    assert plan.run_for(1, read=False) == [] and len(reads) == 1
+    assert take(plan, 1) == [b"06", b"07"] and len(reads) == 3  # 03-05 went to worker 0
+    assert take(plan, 0) == [b"02", b"03"] and len(reads) == 3
+    assert take(plan, 0) == [b"04", b"05"]
+    assert take(plan, 0) == [b"12", b"13"] and len(reads) == 5  # 08, then 09-11 to worker 1
+    assert take(plan, 1) == [b"08", b"09"]
+    assert take(plan, 1) == [b"10", b"11"]
     assert not plan.done
-    assert plan.run_for(1) == []  # rev-list is done and nothing is left to share
+    assert take(plan, 1) == []  # rev-list is done and nothing is left to share
     assert plan.done
 
 
@@ -313,11 +323,11 @@ def test_schedule_steals_the_back_half(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gitlog, "BLOCK", 100)
     ids = [b"%02d" % i for i in range(10)]
     plan = plan_of(ids, [10], jobs=3)
-    assert plan.run_for(0) == [b"00", b"01"]  # worker 0 reserves all ten
-    assert plan.run_for(1) == [b"06", b"07"]  # worker 1 takes 06-09 of the 8 left
-    assert plan.run_for(2) == [b"04", b"05"]  # worker 2 takes 04-05 of worker 0's 02-05
-    assert plan.run_for(1) == [b"08", b"09"]
-    assert plan.run_for(0) == [b"02", b"03"]
+    assert take(plan, 0) == [b"00", b"01"]  # worker 0 reserves all ten
+    assert take(plan, 1) == [b"06", b"07"]  # worker 1 takes 06-09 of the 8 left
+    assert take(plan, 2) == [b"04", b"05"]  # worker 2 takes 04-05 of worker 0's 02-05
+    assert take(plan, 1) == [b"08", b"09"]
+    assert take(plan, 0) == [b"02", b"03"]
     assert plan.done
 
 
@@ -346,9 +356,9 @@ def test_schedule_hands_every_id_once_in_consecutive_runs(
                 assert run == ids[first : first + len(run)]
             out += run
         # Whatever a worker could not take (a last id of another's block) goes to its owner.
-        for w in range(jobs):
-            while run := plan.run_for(w):
-                out += run
+        for _ in range(4 * n + 4 * jobs + 4):
+            for w in range(jobs):
+                out += plan.run_for(w)
         assert sorted(out) == ids
         assert plan.done
     finally:
@@ -398,18 +408,32 @@ def test_header_fields_decode_as_each_alone(fields: list[bytes], message: bytes)
     assert (rec.authored_at, rec.committer_tz) == (1, "-0130")
 
 
-def test_git_may_write_a_mebibyte_ahead(mixed: Built, tmp_path: Path) -> None:
-    """Every git child's stdout pipe holds 1 MiB (Linux), so git does not stop while the thread
-    that reads it waits for the GIL; where the pipe cannot grow, it keeps its size."""
+def test_git_may_write_256_kib_ahead(mixed: Built, tmp_path: Path) -> None:
+    """Every git child's stdout pipe holds 256 KiB (Linux), so git does not stop while the
+    thread that reads it waits for the GIL; where the pipe cannot grow, it keeps its size."""
     import fcntl
+    import os
 
+    get = getattr(fcntl, "F_GETPIPE_SZ", None)
+    expected = None
+    if get is not None:  # what this kernel allows this user
+        r, w = os.pipe()
+        try:
+            default = fcntl.fcntl(r, get)
+            try:
+                fcntl.fcntl(r, fcntl.F_SETPIPE_SZ, 256 << 10)
+                expected = 256 << 10
+            except OSError:
+                expected = default
+        finally:
+            os.close(r)
+            os.close(w)
     repo = Repository(mixed.path)
     child = repo._spawn(["rev-list", "HEAD"])
     try:
         assert child.proc.stdout is not None
-        size = getattr(fcntl, "F_GETPIPE_SZ", None)
-        if size is not None:
-            assert fcntl.fcntl(child.proc.stdout.fileno(), size) == 1 << 20
+        if get is not None:
+            assert fcntl.fcntl(child.proc.stdout.fileno(), get) == expected
     finally:
         assert b"".join(repo._drain(child)).count(b"\n") == 12
     plain = tmp_path / "not-a-pipe"

@@ -165,14 +165,16 @@ def test_git_runs_with_malloc_slack_and_the_users_own_tunables(
     made for a tunable is kept as it is, and other tunables of theirs are passed on."""
     from provenance.gitlog import git_env, malloc_tunables
 
-    ours = "glibc.malloc.top_pad=67108864:glibc.malloc.trim_threshold=268435456"
+    mmap = "glibc.malloc.mmap_threshold=33554432"
+    ours = f"glibc.malloc.top_pad=67108864:glibc.malloc.trim_threshold=268435456:{mmap}"
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     assert git_env()["GLIBC_TUNABLES"] == ours
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.top_pad=0:glibc.cpu.x86_ibt=on")
     assert git_env()["GLIBC_TUNABLES"] == (
-        "glibc.malloc.top_pad=0:glibc.cpu.x86_ibt=on:glibc.malloc.trim_threshold=268435456"
+        "glibc.malloc.top_pad=0:glibc.cpu.x86_ibt=on:glibc.malloc.trim_threshold=268435456:"
+        + mmap
     )
     assert malloc_tunables("") == malloc_tunables(None) == ours
     assert malloc_tunables("::glibc.malloc.trim_threshold=1") == (
-        "glibc.malloc.trim_threshold=1:glibc.malloc.top_pad=67108864"
+        f"glibc.malloc.trim_threshold=1:glibc.malloc.top_pad=67108864:{mmap}"
     )
