@@ -349,6 +349,16 @@ def audit(
             progress(len(hist.parents))  # commits known without mining
     attrs: list[AttrRule] | None = None
     notes: dict[str, tuple[str, ...]] = {}
+
+    def side_inputs() -> tuple[list[AttrRule], dict[str, tuple[str, ...]], PathFilter]:
+        # pandas (for the frames) imports once git is busy: started earlier, the import
+        # would hold the GIL that the threads feeding git need. The attributes and notes are
+        # read, and the path filter compiled, meanwhile too, not before git starts or after
+        # it is done.
+        preload()
+        found = read_attributes(repo, tip)
+        return found, notes_of(repo, ruleset), PathFilter(**filter_args, attributes=found)
+
     if memo_tip != tip:
         if memo_tip is not None:
             since_memo: Sequence[str] = [memo_tip]
@@ -362,13 +372,7 @@ def audit(
                     progress(n)
                 hist.add(rec, ruleset, ev_cache, boundary)
                 if attrs is None:
-                    # pandas (for the frames) imports once git is busy: started earlier, the
-                    # import would hold the GIL that the threads feeding git need. The
-                    # attributes and notes are read, and the path filter compiled, meanwhile
-                    # too, not before git starts or after it is done.
-                    preload()
-                    attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
-                    pfilter = PathFilter(**filter_args, attributes=attrs)
+                    attrs, notes, pfilter = side_inputs()
         finally:
             # Closed here, not when garbage collected: an error or Ctrl-C in this loop stops
             # the git processes and discards a half-written cache segment at once.
@@ -378,9 +382,7 @@ def audit(
         hist.flush(ruleset, ev_cache)
     cols, parents, committed = hist.cols, hist.parents, hist.committed
     if attrs is None:  # no record came (all in the memo, or none new): nothing to overlap
-        preload()
-        attrs, notes = read_attributes(repo, tip), notes_of(repo, ruleset)
-        pfilter = PathFilter(**filter_args, attributes=attrs)
+        attrs, notes, pfilter = side_inputs()
 
     # The memo keeps the landing of its tip; a tip built on it only walks the new mainline.
     landed = None

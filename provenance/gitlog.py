@@ -535,6 +535,9 @@ class Repository:
         return paths
 
 
+_PIPE_SIZE = 256 << 10
+
+
 def _widen(pipe: IO[bytes]) -> None:
     """Let git write 256 KiB ahead instead of 64 KiB (Linux), so it does not stop while the
     thread that reads it waits its turn for the GIL. Best effort: where the kernel refuses
@@ -544,9 +547,6 @@ def _widen(pipe: IO[bytes]) -> None:
     if setsize is not None:
         with contextlib.suppress(OSError):
             fcntl.fcntl(pipe.fileno(), setsize, _PIPE_SIZE)
-
-
-_PIPE_SIZE = 256 << 10
 
 
 class _Parser:
