@@ -573,24 +573,34 @@ class _Parser:
         rename_counts: tuple[int | None, int | None] = (None, None)
         buf = b""
         started = 0  # commits begun since the last mark
+        nonce, nl_nonce, mark, nfields = self.nonce, b"\n" + self.nonce, self.mark, self.nfields
+        new_file = FileChange
         for chunk in chunks:
             buf += chunk
             tokens = buf.split(b"\0")
             buf = tokens.pop()
-            if self.mark is not None and buf.endswith(self.mark):
+            if mark is not None and buf.endswith(mark):
                 # Nothing follows a mark until the next request: take it (or several) now.
                 tokens.append(buf)
                 buf = b""
-            for tok in tokens:
-                if tok == self.nonce or tok == b"\n" + self.nonce:
+            i, n = 0, len(tokens)
+            while i < n:
+                tok = tokens[i]
+                i += 1
+                if tok in (nonce, nl_nonce):
                     if header is not None:
                         yield self._record(header, files)
-                    header, files, pending_rename = [], [], None
+                    # The header's fields are the tokens that follow (git writes a commit's
+                    # header whole, never a mark inside it); a header cut by the end of this
+                    # chunk is completed one token at a time below.
+                    header = tokens[i : i + nfields]
+                    i += nfields
+                    files, pending_rename = [], None
                     started += 1
                     continue
-                if self.mark is not None and tok.lstrip(b"\n").startswith(self.mark):
-                    marks = tok.count(self.mark)
-                    if tok.replace(self.mark, b"").strip(b"\n") == b"":
+                if mark is not None and mark in tok and tok.lstrip(b"\n").startswith(mark):
+                    marks = tok.count(mark)
+                    if tok.replace(mark, b"").strip(b"\n") == b"":
                         # One mark per run; runs that printed nothing leave marks in a row.
                         if header is not None:
                             yield self._record(header, files)
@@ -603,28 +613,29 @@ class _Parser:
                         continue
                 if header is None:
                     continue
-                if len(header) < self.nfields:
+                if len(header) < nfields:
                     header.append(tok)
                     continue
                 if pending_rename is not None:
                     pending_rename.append(tok)
                     if len(pending_rename) == 2:
                         old, new = (_decode(x) for x in pending_rename)
-                        files.append(FileChange(new, *rename_counts, old_path=old))
+                        files.append(new_file(new, *rename_counts, old_path=old))
                         pending_rename = None
                     continue
                 if not tok or tok == b"\n":
                     continue
-                t = tok.lstrip(b"\n")
-                parts = t.split(b"\t", 2)
-                if len(parts) == 3 and _numeric(parts[0]) and _numeric(parts[1]):
-                    a = None if parts[0] == b"-" else int(parts[0])
-                    d = None if parts[1] == b"-" else int(parts[1])
-                    if parts[2]:
-                        files.append(FileChange(_decode(parts[2]), a, d))
-                    else:
-                        pending_rename, rename_counts = [], (a, d)
-                elif not files:
+                parts = tok.lstrip(b"\n").split(b"\t", 2)
+                if len(parts) == 3:
+                    a, d, path = parts
+                    if (a.isdigit() or a == b"-") and (d.isdigit() or d == b"-"):
+                        counts = (None if a == b"-" else int(a), None if d == b"-" else int(d))
+                        if path:
+                            files.append(new_file(path.decode("utf-8", "replace"), *counts))
+                        else:
+                            pending_rename, rename_counts = [], counts
+                        continue
+                if not files:
                     # A message containing NUL bytes: keep the rest as message text.
                     header[-1] += b"\0" + tok
         if header is not None:
@@ -652,11 +663,6 @@ class _Parser:
             message=f[10],
             files=tuple(files),
         )
-
-
-def _numeric(raw: bytes) -> bool:
-    """A numstat count: ASCII digits, or ``-`` for a binary file."""
-    return raw == b"-" or raw.isdigit()
 
 
 def log_args(nonce: bytes, *, renames: bool = True) -> list[str]:
