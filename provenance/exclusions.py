@@ -8,6 +8,7 @@ A pattern that matches a directory excludes everything below it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,6 +213,15 @@ class PathFilter:
             result = "not-included"
         self._cache[path] = result
         return result
+
+    def warm(self, paths: Sequence[str], start: int = 0) -> int:
+        """Categorise ``paths[start:]`` ahead of use (answers are kept for :meth:`category`);
+        returns ``len(paths)``, where the next call can start."""
+        category, known = self.category, self._cache
+        for p in itertools.islice(paths, start, None):
+            if p not in known:
+                category(p)
+        return len(paths)
 
     def describe(self) -> list[str]:
         """Human-readable list of the active filters."""

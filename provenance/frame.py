@@ -366,6 +366,7 @@ def audit(
             since_memo = [base_sha] if base_sha else ()
         stream = iter_history(repo, tip, exclude=since_memo, renames=renames, jobs=jobs,
                               cache=cache and memo_tip is None)  # fmt: skip
+        warmed = 0
         try:
             for n, rec in enumerate(stream, len(hist.parents) + 1):
                 if progress is not None:
@@ -373,6 +374,10 @@ def audit(
                 hist.add(rec, ruleset, ev_cache, boundary)
                 if attrs is None:
                     attrs, notes, pfilter = side_inputs()
+                elif not n % _BATCH:
+                    # The frames need every distinct path's category: worked out here, while
+                    # git is busy, it is not on the single core left once git is done.
+                    warmed = pfilter.warm(hist.cols.f_path, warmed)
         finally:
             # Closed here, not when garbage collected: an error or Ctrl-C in this loop stops
             # the git processes and discards a half-written cache segment at once.

@@ -38,3 +38,14 @@ def test_examples() -> None:
     assert pf.category("src/docs/guide.md") == ""
     assert pf.category("src/main.c") == ""
     assert PathFilter(defaults=False).category("vendor/x") == ""
+
+
+def test_warm_categorises_ahead_and_changes_no_answer() -> None:
+    paths = ["docs/guide.md", "src/main.c", "node_modules/x.js", "src/main.c", "yy.txt"]
+    pf = PathFilter(exclude=USER)
+    assert pf.warm(paths[:2]) == 2
+    assert pf.warm(paths, 2) == len(paths)
+    assert pf.warm(paths, len(paths)) == len(paths)  # nothing new: nothing to do
+    assert set(pf._cache) == set(paths)
+    assert [pf.category(p) for p in paths] == [one_by_one(p) for p in paths]
+    assert [pf.category(p) for p in paths] == [PathFilter(exclude=USER).category(p) for p in paths]
