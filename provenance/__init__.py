@@ -10,38 +10,67 @@ Library use gives the same numbers as the CLI::
 
 from __future__ import annotations
 
+import importlib
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
-
-from provenance.classify import (
-    CommitClass,
-    CommitInfo,
-    Evidence,
-    Verdict,
-    classify,
-    classify_many,
-)
-from provenance.errors import ProvenanceError
-from provenance.frame import Audit, Explanation, audit, commit_rows, commit_table, explain
-from provenance.metrics import Report, merged_share, report
-from provenance.rules import Confidence, Rule, RuleSet
 
 if TYPE_CHECKING:
     from provenance.blame import surviving_share
+    from provenance.classify import (
+        CommitClass,
+        CommitInfo,
+        Evidence,
+        Verdict,
+        classify,
+        classify_many,
+    )
+    from provenance.errors import ProvenanceError
+    from provenance.frame import Audit, Explanation, audit, commit_rows, commit_table, explain
+    from provenance.metrics import Report, merged_share, report
+    from provenance.rules import Confidence, Rule, RuleSet
+
+# Every public name is imported on first use (PEP 562): the CLI starts its git processes
+# before the classifier, the rules and the frames are imported (see ``cli._audit``).
+_HOME = {
+    "surviving_share": "blame",
+    **dict.fromkeys(
+        ("CommitClass", "CommitInfo", "Evidence", "Verdict", "classify", "classify_many"),
+        "classify",
+    ),
+    "ProvenanceError": "errors",
+    **dict.fromkeys(
+        ("Audit", "Explanation", "audit", "commit_rows", "commit_table", "explain"), "frame"
+    ),
+    **dict.fromkeys(("Report", "merged_share", "report"), "metrics"),
+    **dict.fromkeys(("Confidence", "Rule", "RuleSet"), "rules"),
+}
 
 
 def __getattr__(name: str) -> Any:
-    # blame (and its thread pool) is imported on first use (PEP 562): the other commands start
-    # their git processes sooner without it.
-    if name == "surviving_share":
-        from provenance.blame import surviving_share
-
-        return surviving_share
-    raise AttributeError(f"module 'provenance' has no attribute {name!r}")
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'provenance' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"provenance.{home}"), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "surviving_share"})
+    return sorted({*globals(), *_HOME})
 
+
+class _Package(ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing a submodule binds it to its package's namespace. ``provenance.classify``
+        # is the public function, never its module (``from provenance.classify import ...``
+        # reads the module from sys.modules, so nothing needs the binding).
+        if name == "classify" and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "Audit",

@@ -53,7 +53,8 @@ from provenance.exclusions import PathFilter
 from provenance.frame import Audit, notes_of, person, read_attributes, threshold_of
 from provenance.gitlog import CommitRecord, Repository, resolve_jobs
 from provenance.landing import landing_commits
-from provenance.metrics import CAVEAT, ExcludedSummary, GroupBy, commit_key, dir_of, ext_of
+from provenance.metrics import CAVEAT, ExcludedSummary, commit_key, dir_of, ext_of
+from provenance.options import GroupBy
 from provenance.progress import Progress
 from provenance.rules import Confidence, Field, RuleSet
 

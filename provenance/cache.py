@@ -45,6 +45,7 @@ from provenance.gitlog import (
     DIFF_OPTIONS,
     CommitRecord,
     FileChange,
+    HeadStart,
     Repository,
     mine,
 )
@@ -85,6 +86,15 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError:
         return b""
+
+
+def _repo_key(repo: Repository) -> str:
+    return _digest(str(repo.git_dir.resolve()))[:16]
+
+
+def holds(repo: Repository, root: Path | None = None) -> bool:
+    """True if the cache has a directory for ``repo`` (whatever its options or rules)."""
+    return ((root or cache_root()) / _repo_key(repo)).is_dir()
 
 
 def options_key(repo: Repository, renames: bool) -> str:
@@ -154,8 +164,7 @@ class Store:
     """One repository's cache directory for one options key."""
 
     def __init__(self, repo: Repository, renames: bool, root: Path | None = None) -> None:
-        repo_key = _digest(str(repo.git_dir.resolve()))[:16]
-        self.dir = (root or cache_root()) / repo_key / options_key(repo, renames)
+        self.dir = (root or cache_root()) / _repo_key(repo) / options_key(repo, renames)
 
     def snapshots(self) -> list[Snapshot]:
         """Readable snapshots, newest first."""
@@ -305,8 +314,10 @@ def cached_history(
     renames: bool = True,
     jobs: int = 1,
     root: Path | None = None,
+    started: HeadStart | None = None,
 ) -> Iterator[CommitRecord]:
-    """Like :func:`provenance.gitlog.mine`, reusing and extending the cache (see module doc).
+    """Like :func:`provenance.gitlog.mine`, reusing and extending the cache (see module doc);
+    ``started`` is adopted if the cache has nothing to reuse.
 
     The new snapshot is published only when the whole history has been yielded, so a run that
     is interrupted or fails leaves the cache as it was.
@@ -342,7 +353,7 @@ def cached_history(
                     yield rec
             del blobs
         new = mine(repo, tip, exclude=[found[0].tip] if found else (), renames=renames,
-                   jobs=jobs)  # fmt: skip
+                   jobs=jobs, started=started)  # fmt: skip
         for rec in new:
             if writer is not None:
                 writer.add(rec)

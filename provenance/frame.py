@@ -36,6 +36,7 @@ from provenance.gitlog import (
     DEFAULT_CACHE,
     DEFAULT_JOBS,
     CommitRecord,
+    HeadStart,
     Repository,
     iter_commits_listed,
     iter_history,
@@ -304,13 +305,15 @@ def audit(
     jobs: int = DEFAULT_JOBS,
     cache: bool = DEFAULT_CACHE,
     progress: Callable[[int], None] | None = None,
+    started: HeadStart | None = None,
 ) -> Audit:
     """Mine the history of ``rev`` in the repository at ``path`` and classify every commit.
 
     Counted commits are the non-merge commits reachable from ``rev`` (and not from ``base``, for
     a pull-request range), dated by when they landed on ``rev``'s first-parent chain; ``since``
     and ``until`` select by that landed date. ``progress`` is called with the number of commits
-    read so far. Returns an :class:`Audit` holding the frames.
+    read so far. ``started`` is a :class:`~provenance.gitlog.HeadStart` to adopt if it mines
+    what this needs (the caller closes it). Returns an :class:`Audit` holding the frames.
     """
     repo = Repository(path)
     shallow = repo.check_not_shallow(allow_shallow)
@@ -365,7 +368,7 @@ def audit(
         else:
             since_memo = [base_sha] if base_sha else ()
         stream = iter_history(repo, tip, exclude=since_memo, renames=renames, jobs=jobs,
-                              cache=cache and memo_tip is None)  # fmt: skip
+                              cache=cache and memo_tip is None, started=started)  # fmt: skip
         warmed = 0
         try:
             for n, rec in enumerate(stream, len(hist.parents) + 1):

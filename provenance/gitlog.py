@@ -16,7 +16,6 @@ import io
 import os
 import queue
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -194,6 +193,12 @@ def _utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _token() -> bytes:
+    """16 random hex digits (as ``secrets.token_hex(8)``, without importing OpenSSL's hashes
+    before git starts)."""
+    return os.urandom(8).hex().encode()
 
 
 def _decode(raw: bytes) -> str:
@@ -691,7 +696,7 @@ def iter_commits(
     Merge commits come without files (git log shows no diff for merges by default); every other
     commit carries its numstat against its first parent, with renames detected.
     """
-    nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
+    nonce = b"\x1eprov-" + _token()
     args = [*log_args(nonce, renames=renames), rev, *(f"^{x}" for x in exclude), "--"]
     yield from _Parser(nonce).records(repo.stream(args))
 
@@ -702,7 +707,7 @@ def iter_commits_listed(
     """Stream exactly the listed commits (in the given order) from one git log process."""
     if not shas:
         return
-    nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
+    nonce = b"\x1eprov-" + _token()
     args = [*log_args(nonce, renames=renames), "--no-walk=unsorted", "--stdin", "--"]
     stdin = ("\n".join(shas) + "\n").encode()
     yield from _Parser(nonce).records(repo.stream(args, stdin=stdin))
@@ -849,8 +854,8 @@ class _Pool:
         # Sizes of the runs each worker has in flight, oldest first.
         self.runs: list[collections.deque[int]] = [collections.deque() for _ in range(jobs)]
         self.finished = 0  # runs come back so far
-        self.mark = b"prov-mark-" + secrets.token_hex(8).encode()
-        nonce = b"\x1eprov-" + secrets.token_hex(8).encode()
+        self.mark = b"prov-mark-" + _token()
+        nonce = b"\x1eprov-" + _token()
         args = [*diff_tree_args(nonce, renames=renames), "--"]
         self.workers: list[_Child] = []
         self.threads: list[threading.Thread] = []
@@ -1004,6 +1009,66 @@ class _Pool:
                             f.close()
 
 
+class HeadStart:
+    """git processes mining ``tip``'s whole history, started before anyone asked for it.
+
+    The CLI starts them as soon as it has parsed its options (:func:`head_start`), so git works
+    while Python imports the classifier, reads the configuration and looks in the cache.
+    :func:`mine` adopts them when asked for exactly that walk; otherwise, and on
+    :meth:`close`, they are stopped. Closing is idempotent and does nothing once adopted.
+    """
+
+    def __init__(self, repo: Repository, tip: str, renames: bool, jobs: int) -> None:
+        self.key = (repo.git_dir, tip, renames, jobs)
+        self._pool: _Pool | None = _Pool(repo, [tip], (), renames, jobs)
+
+    def take(self, repo: Repository, tip: str, exclude: Sequence[str], renames: bool,
+             jobs: int) -> Iterator[CommitRecord] | None:  # fmt: skip
+        """The records of the started walk if it is the one asked for (once), else None."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return None
+        if exclude or (repo.git_dir, tip, renames, jobs) != self.key:
+            pool.close()
+            return None
+        return pool.records()
+
+    def close(self) -> None:
+        """Stop the processes unless they were adopted."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def __enter__(self) -> HeadStart:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def head_start(path: str | os.PathLike[str], rev: str, *, renames: bool = True, jobs: int = 1,
+               cache: bool = False) -> HeadStart | None:  # fmt: skip
+    """Start mining the whole history of ``rev`` now, for a later :func:`mine` to adopt.
+
+    None where it is not sure to be wanted or gains nothing: with ``cache`` if the cache holds
+    anything for the repository (a run would reuse it), with one job (a single ``git log``
+    starts as fast when asked for), or in a shallow clone (whose boundary is checked first).
+    Errors are the ones that opening ``path`` and resolving ``rev`` raise anyway.
+    """
+    jobs = resolve_jobs(jobs)
+    if jobs == 1:
+        return None
+    repo = Repository(path)
+    if cache:
+        from provenance.cache import holds
+
+        if holds(repo):
+            return None
+    if repo.shallow_depth() is not None:
+        return None
+    return HeadStart(repo, repo.resolve(rev), renames, jobs)
+
+
 def mine(
     repo: Repository,
     tip: str,
@@ -1011,6 +1076,7 @@ def mine(
     exclude: Sequence[str] = (),
     renames: bool = True,
     jobs: int = 1,
+    started: HeadStart | None = None,
 ) -> Iterator[CommitRecord]:
     """Every commit reachable from ``tip`` and not from ``exclude``, in no guaranteed order,
     mined by ``jobs`` git processes (0: one per core) and never read from a cache.
@@ -1020,13 +1086,16 @@ def mine(
     ``git diff-tree --stdin`` workers (see :class:`_Pool`), each parsed on its own thread. The
     runs are disjoint and cover the walk, and a worker prints for each commit what ``git log``
     prints, so the records are the same as with one process (merges without files, others
-    against their first parent).
+    against their first parent). Processes ``started`` earlier for this very walk are adopted.
     """
     jobs = resolve_jobs(jobs)
-    if jobs == 1:
+    adopted = started.take(repo, tip, exclude, renames, jobs) if started is not None else None
+    if adopted is not None:
+        yield from adopted
+    elif jobs == 1:
         yield from iter_commits(repo, tip, exclude=exclude, renames=renames)
-        return
-    yield from _Pool(repo, [tip], exclude, renames, jobs).records()
+    else:
+        yield from _Pool(repo, [tip], exclude, renames, jobs).records()
 
 
 def iter_history(
@@ -1037,17 +1106,20 @@ def iter_history(
     renames: bool = True,
     jobs: int = 1,
     cache: bool = False,
+    started: HeadStart | None = None,
 ) -> Iterator[CommitRecord]:
     """Every commit reachable from ``tip`` and not from ``exclude``, merges included, in no
     guaranteed order. This is what :func:`provenance.audit` consumes.
 
     ``jobs`` git processes mine in parallel (0: one per core; see :func:`mine`). With
     ``cache``, records of earlier runs are reused from the cache directory and only commits
-    new since a cached tip are mined (see :mod:`provenance.cache`).
+    new since a cached tip are mined (see :mod:`provenance.cache`). ``started`` (see
+    :class:`HeadStart`) is adopted if this is the walk it started; the caller closes it.
     """
     if cache:
         from provenance.cache import cached_history
 
-        yield from cached_history(repo, tip, exclude=exclude, renames=renames, jobs=jobs)
+        yield from cached_history(repo, tip, exclude=exclude, renames=renames, jobs=jobs,
+                                  started=started)  # fmt: skip
     else:
-        yield from mine(repo, tip, exclude=exclude, renames=renames, jobs=jobs)
+        yield from mine(repo, tip, exclude=exclude, renames=renames, jobs=jobs, started=started)

@@ -7,11 +7,12 @@ commits, bucketed by the date each commit landed on the mainline (UTC).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from provenance.classify import CommitClass
 from provenance.frame import CONFIDENCES, Audit
+from provenance.options import Freq as Freq  # re-exported: metrics.Freq, metrics.GroupBy
+from provenance.options import GroupBy as GroupBy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,28 +27,9 @@ CAVEAT = (
 )
 
 
-class Freq(StrEnum):
-    """Period length for time series."""
-
-    WEEK = "week"
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-
-
 _PANDAS_FREQ = {Freq.WEEK: "W-SUN", Freq.MONTH: "M", Freq.QUARTER: "Q", Freq.YEAR: "Y"}
 _ALIASES = {"w": Freq.WEEK, "m": Freq.MONTH, "me": Freq.MONTH, "q": Freq.QUARTER,
             "qe": Freq.QUARTER, "y": Freq.YEAR, "a": Freq.YEAR, "ye": Freq.YEAR}  # fmt: skip
-
-
-class GroupBy(StrEnum):
-    """Dimensions a table can be broken down by."""
-
-    TOOL = "tool"
-    AUTHOR = "author"
-    MODEL = "model"
-    PATH = "path"
-    EXT = "ext"
 
 
 #: Columns of every share table after its key column(s).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,9 +217,7 @@ def test_unknown_exclude_is_raised(mixed: Built) -> None:
         list(mine(repo, repo.resolve("HEAD"), exclude=["0" * 40], jobs=2))
 
 
-def test_closing_early_kills_every_git(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitlog, "CHUNK", 1)
-    repo = Repository(mixed.path)
+def _spy_on_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
     started: list[subprocess.Popen[bytes]] = []
     real = gitlog._Pool._started
 
@@ -227,6 +226,13 @@ def test_closing_early_kills_every_git(mixed: Built, monkeypatch: pytest.MonkeyP
         real(self, proc)
 
     monkeypatch.setattr(gitlog._Pool, "_started", spy)
+    return started
+
+
+def test_closing_early_kills_every_git(mixed: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog, "CHUNK", 1)
+    repo = Repository(mixed.path)
+    started = _spy_on_processes(monkeypatch)
     stream = mine(repo, repo.resolve("HEAD"), jobs=2)
     next(stream)
     stream.close()
@@ -440,3 +446,117 @@ def test_git_may_write_256_kib_ahead(mixed: Built, tmp_path: Path) -> None:
     plain.write_bytes(b"")
     with plain.open("rb") as fh:
         gitlog._widen(fh)  # refused by the kernel: nothing raised
+
+
+def test_a_head_start_is_adopted_by_the_walk_it_started(
+    mixed: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    procs = _spy_on_processes(monkeypatch)
+    repo = Repository(mixed.path)
+    tip = repo.resolve("HEAD")
+    hs = gitlog.head_start(mixed.path, "HEAD", jobs=2)
+    assert hs is not None
+    assert len(procs) >= 2  # the workers run before anything asks for records
+    got = by_sha(iter_history(repo, tip, jobs=2, started=hs))
+    assert got == by_sha(mine(repo, tip, jobs=1))
+    assert len(procs) == 3  # its own workers and rev-list, no others
+    assert hs.take(repo, tip, (), True, 2) is None  # adopted once
+    hs.close()  # a no-op once adopted
+    assert all(p.poll() is not None for p in procs)
+
+
+@pytest.mark.parametrize("other", ["tip", "exclude", "renames", "jobs"])
+def test_a_head_start_for_another_walk_is_stopped(
+    mixed: Built, monkeypatch: pytest.MonkeyPatch, other: str
+) -> None:
+    procs = _spy_on_processes(monkeypatch)
+    repo = Repository(mixed.path)
+    tip, parent = repo.resolve("HEAD"), repo.resolve("HEAD~1")
+    hs = gitlog.head_start(mixed.path, "HEAD", jobs=2)
+    want, exclude, renames, jobs = tip, [], True, 2
+    if other == "tip":
+        want = parent
+    elif other == "exclude":
+        exclude = [parent]
+    elif other == "renames":
+        renames = False
+    else:
+        jobs = 3
+    got = by_sha(mine(repo, want, exclude=exclude, renames=renames, jobs=jobs, started=hs))
+    assert got == by_sha(mine(repo, want, exclude=exclude, renames=renames))
+    first = procs[:2]  # the head start's workers
+    assert all(p.poll() is not None for p in first)
+    assert all(p.poll() is not None for p in procs)
+
+
+def test_an_unused_head_start_is_stopped_on_close(
+    mixed: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    procs = _spy_on_processes(monkeypatch)
+    with gitlog.head_start(mixed.path, "HEAD", jobs=2) as hs:  # type: ignore[union-attr]
+        assert hs is not None
+    assert procs and all(p.poll() is not None for p in procs)
+
+
+def test_no_head_start_where_it_is_not_sure_to_be_wanted(
+    mixed: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provenance import cache
+
+    assert gitlog.head_start(mixed.path, "HEAD", jobs=1) is None
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "cache"))
+    with gitlog.head_start(mixed.path, "HEAD", jobs=2, cache=True) as hs:  # type: ignore[union-attr]
+        assert hs is not None  # nothing cached for this repository yet
+    list(iter_history(Repository(mixed.path), Repository(mixed.path).resolve("HEAD"), jobs=2,
+                      cache=True))  # fmt: skip
+    assert gitlog.head_start(mixed.path, "HEAD", jobs=2, cache=True) is None
+    with gitlog.head_start(mixed.path, "HEAD", jobs=2, cache=False) as hs:  # type: ignore[union-attr]
+        assert hs is not None
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{mixed.path}", str(shallow)],
+                   check=True, capture_output=True)  # fmt: skip
+    assert gitlog.head_start(shallow, "HEAD", jobs=2) is None
+
+
+def test_a_head_start_raises_what_the_audit_would(mixed: Built, tmp_path: Path) -> None:
+    from provenance.errors import NotAGitRepository, UnknownRevision
+
+    with pytest.raises(UnknownRevision) as early:
+        gitlog.head_start(mixed.path, "no-such-branch", jobs=2)
+    with pytest.raises(UnknownRevision) as late:
+        Repository(mixed.path).resolve("no-such-branch")
+    assert str(early.value) == str(late.value)
+    with pytest.raises(NotAGitRepository):
+        gitlog.head_start(tmp_path, "HEAD", jobs=2)
+
+
+def test_audit_adopts_a_head_start_and_stops_one_it_fails_before_using(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    import provenance
+    from provenance.errors import ConfigError
+
+    b = build_core(tmp_path / "r")
+    plain = provenance.audit(b.path, jobs=2, cache=False)
+    with gitlog.head_start(b.path, "HEAD", jobs=2) as hs:  # type: ignore[union-attr]
+        early = provenance.audit(b.path, jobs=2, cache=False, started=hs)
+    pd.testing.assert_frame_equal(early.commits, plain.commits)
+    pd.testing.assert_frame_equal(early.files, plain.files)
+    procs = _spy_on_processes(monkeypatch)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[not toml\n")
+    with (
+        pytest.raises(ConfigError),
+        gitlog.head_start(b.path, "HEAD", jobs=2) as hs,  # type: ignore[union-attr]
+    ):
+        provenance.audit(b.path, jobs=2, cache=False, config_file=bad, started=hs)
+    assert procs and all(p.poll() is not None for p in procs)
+
+
+def test_the_cli_imports_no_classifier_frames_or_pandas_before_it_starts_git() -> None:
+    code = ("import sys, provenance.cli; print(sorted(m for m in ('provenance.classify', "
+            "'provenance.frame', 'provenance.rules', 'pandas', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
