@@ -272,7 +272,7 @@ class Repository:
         # git finds the repository itself (from a subfolder, a bare one, a linked worktree).
         self._cwd = str(p)
         args = ["rev-parse", "--absolute-git-dir", "--is-bare-repository", "--is-inside-git-dir",
-                "--git-common-dir"]  # fmt: skip
+                "--git-common-dir", "--is-shallow-repository"]  # fmt: skip
         try:
             proc = subprocess.run(  # noqa: S603 - argv list, fixed executable
                 self.argv(args), cwd=self._cwd, env=git_env(), capture_output=True, check=False
@@ -295,6 +295,7 @@ class Repository:
             # An old git echoes the options it does not know (--absolute-git-dir is 2.13's).
             raise GitError(f"git rev-parse gave no repository for {p}: git 2.13 or newer needed")
         self.git_dir = git_dir
+        self._shallow = lines[4:5] == ["true"]  # asked here: one git process less per run
         out = lines[1:3]
         in_git_dir = out[1:] == ["true"]
         # A linked worktree has its own git dir (HEAD, index) but shares the common one, which
@@ -463,8 +464,9 @@ class Repository:
         return proc.returncode == 0
 
     def shallow_depth(self) -> int | None:
-        """None for a complete history; otherwise the number of commits fetched."""
-        if self.run(["rev-parse", "--is-shallow-repository"]).strip() != "true":
+        """None for a complete history; otherwise the number of commits fetched (as it was
+        when this handle was opened)."""
+        if not self._shallow:
             return None
         out = self.run(["rev-list", "--count", "--all"], check=False).strip()
         return int(out) if out.isdigit() else 0
