@@ -439,13 +439,47 @@ def test_git_may_write_256_kib_ahead(mixed: Built, tmp_path: Path) -> None:
     try:
         assert child.proc.stdout is not None
         if get is not None:
-            assert fcntl.fcntl(child.proc.stdout.fileno(), get) == expected
+            assert fcntl.fcntl(child.proc.stdout.fileno(), get) == expected == child.pipe_size
     finally:
         assert b"".join(repo._drain(child)).count(b"\n") == 12
     plain = tmp_path / "not-a-pipe"
     plain.write_bytes(b"")
     with plain.open("rb") as fh:
-        gitlog._widen(fh)  # refused by the kernel: nothing raised
+        assert gitlog._widen(fh) == 0  # refused by the kernel: nothing raised, no size
+
+
+@pytest.mark.parametrize(
+    ("fed", "in_flight", "stop", "sleeps"),
+    [
+        (False, 0, False, [True, False, True]),  # more runs may come: wait after small reads
+        (True, 2, False, [True, False, True]),  # runs still in flight: same
+        (True, 0, False, [False, False, False]),  # nothing left to come: never hold back
+        (False, 1, True, [False, False, False]),  # stopping: never delay the close
+    ],
+)
+def test_a_reader_waits_after_small_reads_only_while_more_is_to_come(
+    monkeypatch: pytest.MonkeyPatch, fed: bool, in_flight: int, stop: bool, sleeps: list[bool]
+) -> None:
+    import collections
+    import threading
+
+    pool = gitlog._Pool.__new__(gitlog._Pool)
+    pool.runs = [collections.deque([gitlog.CHUNK] * in_flight)]
+    pool.fed, pool.stop = threading.Event(), threading.Event()
+    if fed:
+        pool.fed.set()
+    if stop:
+        pool.stop.set()
+    slept: list[float] = []
+    monkeypatch.setattr(gitlog.time, "sleep", slept.append)
+    small, big = b"x" * 4096, b"y" * gitlog.PACE_BELOW
+    got = []
+    for chunk in pool._paced(0, iter([small, big, small])):
+        got.append((chunk, len(slept)))
+    assert [c for c, _ in got] == [small, big, small]
+    assert len(slept) == sum(sleeps) and set(slept) <= {gitlog.PACE}
+    after = [n for _, n in got[1:]] + [len(slept)]
+    assert [b - a > 0 for a, b in zip([n for _, n in got], after, strict=True)] == sleeps
 
 
 def test_a_head_start_is_adopted_by_the_walk_it_started(
