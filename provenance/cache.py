@@ -28,6 +28,7 @@ import functools
 import hashlib
 import json
 import marshal
+import operator
 import os
 import secrets
 import struct
@@ -132,14 +133,18 @@ def options_key(repo: Repository, renames: bool) -> str:
     return _digest(*parts)[:32]
 
 
+# Each field in one C call: twice as fast as reading them one by one (a first run writes
+# every record of the history).
+_RECORD_FIELDS = operator.attrgetter(
+    "sha", "parents", "author_name", "author_email", "author", "author_mail", "committer_name",
+    "committer_email", "authored_at", "author_tz", "committed_at", "committer_tz", "message",
+)  # fmt: skip
+_FILE_FIELDS = operator.attrgetter("path", "added", "deleted", "old_path")
+
+
 def to_row(rec: CommitRecord) -> Row:
     """A record as plain tuples (what the cache stores)."""
-    return (
-        rec.sha, rec.parents, rec.author_name, rec.author_email, rec.author, rec.author_mail,
-        rec.committer_name, rec.committer_email, rec.authored_at, rec.author_tz,
-        rec.committed_at, rec.committer_tz, rec.message,
-        tuple((f.path, f.added, f.deleted, f.old_path) for f in rec.files),
-    )  # fmt: skip
+    return (*_RECORD_FIELDS(rec), tuple(map(_FILE_FIELDS, rec.files)))
 
 
 def from_row(row: Row) -> CommitRecord:

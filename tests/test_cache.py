@@ -217,3 +217,20 @@ def test_segments_are_compacted(
     snaps = cache_mod.Store(repo, True, root).snapshots()
     assert len(snaps) == 4 and all(len(s.segments) <= 2 for s in snaps)
     assert snaps[0].count == 9
+
+
+def test_a_stored_row_holds_every_field_in_order_and_reads_back(tmp_path: Path) -> None:
+    import dataclasses
+
+    b = build(tmp_path / "r")
+    b.commit("bin\n", {"logo.bin": b"\x00\x01\x02"}, date="2025-06-20T09:00:00+00:00")
+    recs = list(mine(Repository(b.path), Repository(b.path).resolve("HEAD")))
+    assert any(f.old_path for r in recs for f in r.files)  # a rename
+    assert any(f.binary for r in recs for f in r.files)
+    assert any(r.is_merge for r in recs)
+    for rec in recs:
+        row = cache_mod.to_row(rec)
+        fields = [getattr(rec, f.name) for f in dataclasses.fields(CommitRecord)]
+        assert row == (*fields[:-1], tuple((f.path, f.added, f.deleted, f.old_path)
+                                           for f in rec.files))  # fmt: skip
+        assert cache_mod.from_row(row) == rec
