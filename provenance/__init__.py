@@ -11,6 +11,7 @@ Library use gives the same numbers as the CLI::
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,9 @@ _HOME = {
 def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
+        # ``provenance.metrics`` and the other submodules, as when they were imported eagerly.
+        if name.isidentifier() and importlib.util.find_spec(f"provenance.{name}") is not None:
+            return importlib.import_module(f"provenance.{name}")
         raise AttributeError(f"module 'provenance' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"provenance.{home}"), name)
     globals()[name] = value

@@ -94,8 +94,12 @@ def _repo_key(repo: Repository) -> str:
 
 
 def holds(repo: Repository, root: Path | None = None) -> bool:
-    """True if the cache has a directory for ``repo`` (whatever its options or rules)."""
-    return ((root or cache_root()) / _repo_key(repo)).is_dir()
+    """True if the cache has a directory for ``repo`` (whatever its options or rules); False
+    also where the cache root cannot be looked at (a run then works uncached)."""
+    try:
+        return ((root or cache_root()) / _repo_key(repo)).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def options_key(repo: Repository, renames: bool) -> str:

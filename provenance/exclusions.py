@@ -8,7 +8,6 @@ A pattern that matches a directory excludes everything below it.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -218,7 +217,7 @@ class PathFilter:
         """Categorise ``paths[start:]`` ahead of use (answers are kept for :meth:`category`);
         returns ``len(paths)``, where the next call can start."""
         category, known = self.category, self._cache
-        for p in itertools.islice(paths, start, None):
+        for p in paths[start:]:  # a slice jumps to start; islice would walk up to it
             if p not in known:
                 category(p)
         return len(paths)

@@ -757,7 +757,8 @@ BLOCK = 8192
 #: A worker's reader, after a read of less than PACE_BELOW bytes, sleeps PACE seconds before the
 #: next (where its pipe could be widened to :data:`_PIPE_SIZE`): on scrapy, 1,277 reads of
 #: 4 KiB (median) became about 310 of 12 KiB. git writes about 25 KiB per worker in that time,
-#: a tenth of the pipe.
+#: a tenth of the pipe. A chunk holding a run's mark is never followed by a wait: on cheap
+#: commits (empty, merges) a worker clears its window of runs faster than PACE.
 PACE = 0.010
 PACE_BELOW = 32 << 10
 _BATCH = 256
@@ -1000,11 +1001,13 @@ class _Pool:
     def _paced(self, w: int, chunks: Iterator[bytes]) -> Iterator[bytes]:
         # After a small read, wait for git to write more (the widened pipe holds many times
         # what it writes in PACE) before parsing again: git writes 4 KiB at a time, and each
-        # wake-up of this thread costs a hand-over of the GIL with the main thread. Not once
-        # the worker has nothing left to do, so the last records are not held back.
+        # wake-up of this thread costs a hand-over of the GIL with the main thread. Not after
+        # a chunk that ends a run (the feeder, told at once, tops the worker up before it runs
+        # dry on cheap commits), nor once the worker has nothing left to do.
         for chunk in chunks:
             yield chunk
-            if (len(chunk) < PACE_BELOW and (self.runs[w] or not self.fed.is_set())
+            if (len(chunk) < PACE_BELOW and self.mark not in chunk
+                    and (self.runs[w] or not self.fed.is_set())
                     and not self.stop.is_set()):  # fmt: skip
                 time.sleep(PACE)
 

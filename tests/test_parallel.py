@@ -466,6 +466,7 @@ def test_a_reader_waits_after_small_reads_only_while_more_is_to_come(
     pool = gitlog._Pool.__new__(gitlog._Pool)
     pool.runs = [collections.deque([gitlog.CHUNK] * in_flight)]
     pool.fed, pool.stop = threading.Event(), threading.Event()
+    pool.mark = b"prov-mark-0123456789abcdef"
     if fed:
         pool.fed.set()
     if stop:
@@ -594,3 +595,21 @@ def test_the_cli_imports_no_classifier_frames_or_pandas_before_it_starts_git() -
             "'provenance.frame', 'provenance.rules', 'pandas', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_reader_never_waits_after_a_chunk_that_ends_a_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On cheap commits a worker clears its window faster than PACE: the feeder must hear at
+    once."""
+    import collections
+    import threading
+
+    pool = gitlog._Pool.__new__(gitlog._Pool)
+    pool.runs = [collections.deque([gitlog.CHUNK])]
+    pool.fed, pool.stop = threading.Event(), threading.Event()
+    pool.mark = b"prov-mark-0123456789abcdef"
+    slept: list[float] = []
+    monkeypatch.setattr(gitlog.time, "sleep", slept.append)
+    list(pool._paced(0, iter([b"x" * 100 + pool.mark + b"\n", b"y" * 100])))
+    assert slept == [gitlog.PACE]  # only after the chunk without a mark
